@@ -1,0 +1,70 @@
+#include "cli_data.h"
+
+#include <string.h>
+
+#include "cli.h"
+
+void cli_data_defaults(cli_data_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->split = "auto";
+    o->test_frac = 0.1;
+}
+
+int cli_data_option(cli_data_opts *o, int opt, const char *arg, const char *cmd)
+{
+    switch (opt) {
+    case CLI_OPT_DATA: o->data = arg; return 1;
+    case CLI_OPT_LAYOUT: o->layout = arg; return 1;
+    case CLI_OPT_SPLIT: o->split = arg; return 1;
+    case CLI_OPT_TEST_FRAC:
+        if (cli_parse_double(arg, &o->test_frac) || !(o->test_frac > 0 && o->test_frac < 1)) {
+            cli_usage_error(cmd, "--test-frac must be a number in (0, 1), got '%s'", arg);
+            return -1;
+        }
+        return 1;
+    case CLI_OPT_SPLIT_SEED:
+        if (cli_parse_int(arg, &o->split_seed) || o->split_seed < 0) {
+            cli_usage_error(cmd, "--split-seed must be a non-negative integer, got '%s'", arg);
+            return -1;
+        }
+        return 1;
+    case CLI_OPT_GSC_CLASSES:
+        if (strcmp(arg, "12") == 0) o->ds.gsc_classes = MT_GSC_12;
+        else if (strcmp(arg, "paper") == 0) o->ds.gsc_classes = MT_GSC_PAPER;
+        else {
+            cli_usage_error(cmd, "--gsc-classes must be 12 or paper, got '%s'", arg);
+            return -1;
+        }
+        return 1;
+    case CLI_OPT_FEMALE_ONLY: o->ds.ti46_female_only = 1; return 1;
+    case CLI_OPT_ALL_WORDS: o->ds.ti46_all_words = 1; return 1;
+    }
+    return 0;
+}
+
+mt_status cli_data_open(const cli_data_opts *o, mt_dataset *ds, mt_err *err)
+{
+    if (!o->data) return mt_err_set(err, MT_ERR_ARG, "--data DIR is required");
+    if (!o->layout) return mt_err_set(err, MT_ERR_ARG, "--layout is required (fsdd, gsc, ti46 or folder)");
+    mt_layout l;
+    mt_split_method m;
+    mt_status s = mt_layout_parse(o->layout, &l, err);
+    if (!s) s = mt_split_method_parse(o->split, &m, err);
+    if (s) return s;
+    s = mt_dataset_open(o->data, l, &o->ds, ds, err);
+    if (s) return s;
+    s = mt_dataset_split(ds, m, o->test_frac, (uint64_t)o->split_seed, err);
+    if (s) mt_dataset_free(ds);
+    return s;
+}
+
+void cli_data_print_split(const mt_dataset *ds, FILE *f)
+{
+    fprintf(f, "split: %s\n  %-14s %7s %7s %7s\n", mt_split_method_name(ds->split_method), "class", "train", "val", "test");
+    for (int c = 0; c < ds->nclasses; c++)
+        fprintf(f, "  %-14s %7d %7d %7d\n", ds->classes[c], mt_dataset_count(ds, MT_SPLIT_TRAIN, c),
+                mt_dataset_count(ds, MT_SPLIT_VAL, c), mt_dataset_count(ds, MT_SPLIT_TEST, c));
+    fprintf(f, "  %-14s %7d %7d %7d\n", "total", mt_dataset_count(ds, MT_SPLIT_TRAIN, -1),
+            mt_dataset_count(ds, MT_SPLIT_VAL, -1), mt_dataset_count(ds, MT_SPLIT_TEST, -1));
+}

@@ -1,0 +1,266 @@
+/* materia features — run a front-end over a dataset and write [N, C, T] features + sidecar. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "cli_data.h"
+#include "materia/features.h"
+#include "materia/frontend.h"
+#include "materia/version.h"
+
+static const char help[] =
+    "usage: materia features --data DIR --layout L --frontend NAME --out F.npy [options]\n"
+    "\n"
+    "Turn every utterance of a dataset into front-end features [N, C, T] (float32 .npy) with a\n"
+    "sidecar F.json holding labels, split, class names, source files and the full configuration.\n"
+    "Audio is prepared as in the paper's Methods: resampled to --rate, scaled to --peak volts,\n"
+    "silence trimmed, fixed to --duration seconds.\n"
+    "\n"
+    "options:\n" CLI_DATA_HELP
+    "  --frontend NAME        rnpu | raw | lowpass | nlowpass | gammatone | gammatone-tanh | esn |\n"
+    "                         logmel | mfcc (see `materia help features` / docs/frontends.md)\n"
+    "  --channels C           feature channels (default: the front-end's, 64 for the paper's)\n"
+    "  --seed S               front-end seed: device instance, control voltages, reservoirs (0)\n"
+    "  --params JSON          front-end options as a JSON object, e.g. '{\"cext_pf\": 50}'\n"
+    "  --decim N              average every N output samples (default: front-end's, 10)\n"
+    "  --rate HZ              audio rate fed to the front-end (default 12500, the paper's DAC rate)\n"
+    "  --peak V               scale each utterance to this peak voltage; 0 = keep (default 0.75)\n"
+    "  --trim M               abs (paper: drop edge samples below --trim-v) | db (public code:\n"
+    "                         12 dB below the loudest 128-sample frame) | none\n"
+    "                         (default abs; none for the gsc layout, as in the paper)\n"
+    "  --trim-v V             abs threshold in volts after scaling (default 0.05)\n"
+    "  --trim-db DB           db threshold (default 12)\n"
+    "  --duration S           pad/crop every utterance to S seconds (default 1)\n"
+    "  --threads N            worker threads (default: all cores; results do not depend on it)\n"
+    "  --out F.npy            output features (F.json is written beside it)\n"
+    "  --json                 print a JSON summary\n"
+    "  --quiet                no progress bar\n"
+    "\n"
+    "example:\n"
+    "  materia features --data ../shared/datasets/fsdd --layout fsdd --frontend rnpu \\\n"
+    "      --channels 64 --seed 0 --out fsdd-rnpu64.npy\n";
+
+static int run(int argc, char **argv);
+const mt_cli_command mt_cmd_features = {"features", "extract [N, C, T] features with any front-end", help, run};
+
+enum { O_FRONTEND = 1, O_CHANNELS, O_SEED, O_PARAMS, O_DECIM, O_RATE, O_PEAK, O_TRIM, O_TRIMV, O_TRIMDB,
+       O_DUR, O_THREADS, O_OUT, O_JSON, O_QUIET };
+
+static int run(int argc, char **argv)
+{
+    if (cli_wants_help(&mt_cmd_features, argc, argv)) return 0;
+    static const struct option lo[] = {
+        CLI_DATA_LONGOPTS,
+        {"frontend", required_argument, 0, O_FRONTEND}, {"channels", required_argument, 0, O_CHANNELS},
+        {"seed", required_argument, 0, O_SEED},         {"params", required_argument, 0, O_PARAMS},
+        {"decim", required_argument, 0, O_DECIM},       {"rate", required_argument, 0, O_RATE},
+        {"peak", required_argument, 0, O_PEAK},         {"trim", required_argument, 0, O_TRIM},
+        {"trim-v", required_argument, 0, O_TRIMV},      {"trim-db", required_argument, 0, O_TRIMDB},
+        {"duration", required_argument, 0, O_DUR},      {"threads", required_argument, 0, O_THREADS},
+        {"out", required_argument, 0, O_OUT},           {"json", no_argument, 0, O_JSON},
+        {"quiet", no_argument, 0, O_QUIET},             {0, 0, 0, 0}};
+    cli_data_opts d;
+    cli_data_defaults(&d);
+    mt_frontend_cfg fc = {0};
+    mt_audio_prep prep = mt_audio_prep_default();
+    const char *out = NULL, *trim = NULL;
+    double duration = 1.0;
+    long lv, threads = 0;
+    int json = 0;
+    optind = 1;
+    opterr = 0;
+    int c;
+    const char *cmd = "features";
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        int h = cli_data_option(&d, c, optarg, cmd);
+        if (h < 0) return 2;
+        if (h) continue;
+        switch (c) {
+        case O_FRONTEND: fc.name = optarg; break;
+        case O_CHANNELS:
+            if (cli_parse_int(optarg, &lv) || lv < 1 || lv > 4096)
+                return cli_usage_error(cmd, "--channels must be an integer in [1, 4096], got '%s'", optarg);
+            fc.channels = (int)lv;
+            break;
+        case O_SEED:
+            if (cli_parse_int(optarg, &lv) || lv < 0) return cli_usage_error(cmd, "--seed must be a non-negative integer, got '%s'", optarg);
+            fc.seed = (uint64_t)lv;
+            break;
+        case O_PARAMS: fc.params_json = optarg; break;
+        case O_DECIM:
+            if (cli_parse_int(optarg, &lv) || lv < 1 || lv > 10000) return cli_usage_error(cmd, "--decim must be a positive integer, got '%s'", optarg);
+            fc.decim = (int)lv;
+            break;
+        case O_RATE:
+            if (cli_parse_double(optarg, &prep.rate_hz) || prep.rate_hz < 100 || prep.rate_hz > 1e6)
+                return cli_usage_error(cmd, "--rate must be in [100, 1e6] Hz, got '%s'", optarg);
+            break;
+        case O_PEAK: {
+            double v;
+            if (cli_parse_double(optarg, &v) || v < 0 || v > 10) return cli_usage_error(cmd, "--peak must be in [0, 10] V, got '%s'", optarg);
+            prep.peak_v = (float)v;
+            break;
+        }
+        case O_TRIM: trim = optarg; break;
+        case O_TRIMV: {
+            double v;
+            if (cli_parse_double(optarg, &v) || v < 0) return cli_usage_error(cmd, "--trim-v must be >= 0 V, got '%s'", optarg);
+            prep.trim_abs_v = (float)v;
+            break;
+        }
+        case O_TRIMDB:
+            if (cli_parse_double(optarg, &prep.trim_db) || prep.trim_db <= 0) return cli_usage_error(cmd, "--trim-db must be > 0, got '%s'", optarg);
+            break;
+        case O_DUR:
+            if (cli_parse_double(optarg, &duration) || duration <= 0 || duration > 60)
+                return cli_usage_error(cmd, "--duration must be in (0, 60] s, got '%s'", optarg);
+            break;
+        case O_THREADS:
+            if (cli_parse_int(optarg, &threads) || threads < 1 || threads > 256) return cli_usage_error(cmd, "--threads must be in [1, 256], got '%s'", optarg);
+            break;
+        case O_OUT: out = optarg; break;
+        case O_JSON: json = 1; break;
+        case O_QUIET: break;
+        default: return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (!fc.name) return cli_usage_error(cmd, "--frontend is required");
+    if (!out) return cli_usage_error(cmd, "--out F.npy is required");
+    if (trim) {
+        if (strcmp(trim, "abs") == 0) prep.trim = MT_TRIM_ABS;
+        else if (strcmp(trim, "db") == 0) prep.trim = MT_TRIM_DB;
+        else if (strcmp(trim, "none") == 0) prep.trim = MT_TRIM_NONE;
+        else return cli_usage_error(cmd, "--trim must be abs, db or none, got '%s'", trim);
+    } else if (d.layout && strcmp(d.layout, "gsc") == 0) {
+        prep.trim = MT_TRIM_NONE;
+    }
+    prep.length = (int64_t)llround(duration * prep.rate_hz);
+    fc.rate_hz = prep.rate_hz;
+
+    mt_err err = {0};
+    mt_frontend *fe;
+    if (mt_frontend_create(&fc, &fe, &err)) return cli_fail(&err);
+    mt_dataset ds;
+    if (cli_data_open(&d, &ds, &err)) {
+        mt_frontend_free(fe);
+        return cli_fail(&err);
+    }
+    int64_t C = mt_frontend_channels(fe), T = mt_frontend_out_len(fe, prep.length);
+    if (T <= 0) {
+        mt_dataset_free(&ds);
+        mt_frontend_free(fe);
+        mt_err_set(&err, MT_ERR_ARG, "front-end '%s' gives no output frames for %lld input samples", fc.name, (long long)prep.length);
+        return cli_fail(&err);
+    }
+    mt_features f;
+    if (mt_features_alloc(&f, ds.n, C, T, &err) || mt_features_set_classes(&f, ds.nclasses, ds.classes, &err)) {
+        mt_dataset_free(&ds);
+        mt_frontend_free(fe);
+        return cli_fail(&err);
+    }
+    f.rate_hz = mt_frontend_out_rate(fe);
+    f.files = calloc((size_t)ds.n, sizeof *f.files);
+    for (int i = 0; i < ds.n; i++) {
+        f.labels[i] = ds.items[i].label;
+        f.split[i] = (int8_t)ds.items[i].split;
+        if (f.files) f.files[i] = strdup(ds.items[i].rel);
+    }
+
+    /* Parallel over utterances; each writes only its own row, so the result is the same for any
+     * thread count.  The first failing utterance (lowest index) is reported. */
+    if (threads > 0) omp_set_num_threads((int)threads);
+    int n = ds.n, fail_at = n, done = 0;
+    mt_err ferr = {0};
+    cli_progress pb;
+    cli_progress_init(&pb, "features");
+    double t0 = cli_now();
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int i = 0; i < n; i++) {
+        int skip;
+#pragma omp atomic read
+        skip = fail_at;
+        if (skip < i) continue;
+        mt_err e = {0};
+        float *x = NULL;
+        int64_t nx = 0;
+        mt_status s = mt_audio_prepare(ds.items[i].path, ds.items[i].offset, ds.items[i].length, &prep, &x, &nx, &e);
+        if (!s) {
+            s = mt_frontend_process(fe, x, nx, (uint64_t)i, mt_features_sample(&f, i), &e);
+            if (s) mt_err_prefix(&e, s, "%s", ds.items[i].path);
+        }
+        free(x);
+        if (s) {
+#pragma omp critical(features_fail)
+            if (i < fail_at) {
+                fail_at = i;
+                ferr = e;
+            }
+        }
+        int k;
+#pragma omp atomic capture
+        k = ++done;
+        if (omp_get_thread_num() == 0) cli_progress_cb(&pb, "features", k, n);
+    }
+    cli_progress_cb(&pb, "features", n, n);
+    cli_progress_done(&pb);
+    double secs = cli_now() - t0;
+    if (fail_at < n) {
+        mt_features_free(&f);
+        mt_dataset_free(&ds);
+        mt_frontend_free(fe);
+        return cli_fail(&ferr);
+    }
+
+    /* Provenance: front-end, audio recipe, dataset and split. */
+    cJSON *cfg = cJSON_CreateObject();
+    char *fj = mt_frontend_config_json(fe);
+    cJSON_AddItemToObject(cfg, "frontend", fj ? cJSON_Parse(fj) : cJSON_CreateNull());
+    free(fj);
+    cJSON_AddNumberToObject(cfg, "seed", (double)fc.seed);
+    cJSON *a = cJSON_AddObjectToObject(cfg, "audio");
+    cJSON_AddNumberToObject(a, "rate_hz", prep.rate_hz);
+    cJSON_AddNumberToObject(a, "peak_v", prep.peak_v);
+    cJSON_AddStringToObject(a, "trim", prep.trim == MT_TRIM_ABS ? "abs" : prep.trim == MT_TRIM_DB ? "db" : "none");
+    cJSON_AddNumberToObject(a, "trim_v", prep.trim_abs_v);
+    cJSON_AddNumberToObject(a, "trim_db", prep.trim_db);
+    cJSON_AddNumberToObject(a, "length", (double)prep.length);
+    cJSON *dj = cJSON_AddObjectToObject(cfg, "dataset");
+    cJSON_AddStringToObject(dj, "root", ds.root);
+    cJSON_AddStringToObject(dj, "layout", mt_layout_name(ds.layout));
+    cJSON_AddStringToObject(dj, "split", mt_split_method_name(ds.split_method));
+    cJSON_AddNumberToObject(dj, "test_frac", d.test_frac);
+    cJSON_AddNumberToObject(dj, "split_seed", (double)d.split_seed);
+    cJSON_AddStringToObject(dj, "gsc_classes", d.ds.gsc_classes == MT_GSC_PAPER ? "paper" : "12");
+    cJSON_AddBoolToObject(dj, "female_only", d.ds.ti46_female_only);
+    cJSON_AddStringToObject(cfg, "materia_version", mt_version());
+    f.config_json = cJSON_PrintUnformatted(cfg);
+    cJSON_Delete(cfg);
+
+    int rc = 0;
+    if (mt_features_save(&f, out, &err)) rc = cli_fail(&err);
+    else if (json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "out", out);
+        cJSON *sh = cJSON_AddArrayToObject(j, "shape");
+        cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)f.n));
+        cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)f.c));
+        cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)f.t));
+        cJSON_AddNumberToObject(j, "rate_hz", f.rate_hz);
+        cJSON_AddNumberToObject(j, "seconds", secs);
+        cJSON_AddNumberToObject(j, "utterances_per_s", n / secs);
+        cJSON_AddNumberToObject(j, "channel_seconds_per_s", (double)n * (double)C * duration / secs);
+        cli_print_json(j);
+    } else if (!cli_quiet()) {
+        fprintf(stderr, "wrote %s [%lld, %lld, %lld] at %g S/s in %.1f s (%.0f channel-s of audio per s)\n", out,
+                (long long)f.n, (long long)f.c, (long long)f.t, f.rate_hz, secs, (double)n * (double)C * duration / secs);
+    }
+    mt_features_free(&f);
+    mt_dataset_free(&ds);
+    mt_frontend_free(fe);
+    return rc;
+}
