@@ -54,11 +54,13 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@ && ar rcs $@ $^
 
 $(PROG): $(CLI_OBJ) $(LIB)
-	$(CC) $(LDOPT) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+	@echo "  LD  $@"
+	@$(CC) $(LDOPT) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -Itests $(LDOPT) -o $@ $< $(LIB) $(LDLIBS) $(CMOCKA_LIBS)
+	@echo "  LD  $@"
+	@$(CC) $(ALLCFLAGS) -Itests $(LDOPT) -o $@ $< $(LIB) $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -87,10 +89,11 @@ bench: deps
 # Fuzz targets (libFuzzer, clang): build/fuzz/fuzz_<parser>
 fuzz: deps
 	@mkdir -p build/fuzz
-	for f in $(FUZZ_SRC); do \
+	@for f in $(FUZZ_SRC); do \
+	  echo "  FUZZ $$f"; \
 	  n=$$(basename $$f .c); \
 	  clang -std=c11 -D_DEFAULT_SOURCE -Iinclude -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
-	    $(PKG_CFLAGS) $$f $(filter-out src/cli/%,$(wildcard src/*/*.c)) -o build/fuzz/$$n $(PKG_LIBS) -fopenmp -lm || exit 1; \
+	    $(PKG_CFLAGS) $$f $(wildcard src/io/*.c src/core/*.c) -o build/fuzz/$$n $(PKG_LIBS) -lm || exit 1; \
 	done
 
 demo: deps
