@@ -6,9 +6,23 @@
 
 /* One line per front-end. */
 extern const mt_frontend_ops mt_fe_raw;
+extern const mt_frontend_ops mt_fe_lowpass;
+extern const mt_frontend_ops mt_fe_nlowpass;
+extern const mt_frontend_ops mt_fe_gammatone;
+extern const mt_frontend_ops mt_fe_gammatone_tanh;
+extern const mt_frontend_ops mt_fe_esn;
+extern const mt_frontend_ops mt_fe_logmel;
+extern const mt_frontend_ops mt_fe_mfcc;
 
 static const mt_frontend_ops *const registry[] = {
     &mt_fe_raw,
+    &mt_fe_lowpass,
+    &mt_fe_nlowpass,
+    &mt_fe_gammatone,
+    &mt_fe_gammatone_tanh,
+    &mt_fe_esn,
+    &mt_fe_logmel,
+    &mt_fe_mfcc,
 };
 #define NREG ((int)(sizeof registry / sizeof registry[0]))
 
