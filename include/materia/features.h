@@ -10,8 +10,11 @@
 
 #include <stdint.h>
 
+#include "materia/audio.h"
 #include "materia/dataset.h"
 #include "materia/error.h"
+#include "materia/frontend.h"
+#include "materia/progress.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,6 +47,17 @@ mt_status mt_features_save(const mt_features *f, const char *npy_path, mt_err *e
 mt_status mt_features_load(const char *npy_path, mt_features *f, mt_err *err);
 /* Set classes from a dataset (copies names). */
 mt_status mt_features_set_classes(mt_features *f, int nclasses, char *const *names, mt_err *err);
+
+/* Run a front-end over every item of a dataset: each item is prepared with `prep` (load,
+ * resample, scale, trim, fix length) and processed into row i of a new feature set (labels,
+ * split, classes and files copied from the dataset; config_json left NULL for the caller).
+ * Utterances run in parallel (OpenMP, `threads` workers, 0 = all); each writes only its own row
+ * and seeds its noise with its index, so the result is identical for any thread count.  The
+ * first failing item (lowest index) is reported, naming its file.  progress gets
+ * ("features", done, n) from the calling thread between parallel chunks. */
+mt_status mt_features_extract(const mt_dataset *ds, const mt_audio_prep *prep,
+                              const mt_frontend *fe, int threads, const mt_progress *progress,
+                              mt_features *out, mt_err *err);
 
 #ifdef __cplusplus
 }

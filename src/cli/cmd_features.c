@@ -1,6 +1,5 @@
 /* materia features — run a front-end over a dataset and write [N, C, T] features + sidecar. */
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,71 +149,20 @@ static int run(int argc, char **argv)
         mt_frontend_free(fe);
         return cli_fail(&err);
     }
-    int64_t C = mt_frontend_channels(fe), T = mt_frontend_out_len(fe, prep.length);
-    if (T <= 0) {
-        mt_dataset_free(&ds);
-        mt_frontend_free(fe);
-        mt_err_set(&err, MT_ERR_ARG, "front-end '%s' gives no output frames for %lld input samples", fc.name, (long long)prep.length);
-        return cli_fail(&err);
-    }
-    mt_features f;
-    if (mt_features_alloc(&f, ds.n, C, T, &err) || mt_features_set_classes(&f, ds.nclasses, ds.classes, &err)) {
-        mt_dataset_free(&ds);
-        mt_frontend_free(fe);
-        return cli_fail(&err);
-    }
-    f.rate_hz = mt_frontend_out_rate(fe);
-    f.files = calloc((size_t)ds.n, sizeof *f.files);
-    for (int i = 0; i < ds.n; i++) {
-        f.labels[i] = ds.items[i].label;
-        f.split[i] = (int8_t)ds.items[i].split;
-        if (f.files) f.files[i] = strdup(ds.items[i].rel);
-    }
-
-    /* Parallel over utterances; each writes only its own row, so the result is the same for any
-     * thread count.  The first failing utterance (lowest index) is reported. */
-    if (threads > 0) omp_set_num_threads((int)threads);
-    int n = ds.n, fail_at = n, done = 0;
-    mt_err ferr = {0};
     cli_progress pb;
     cli_progress_init(&pb, "features");
+    mt_progress prog = {cli_progress_cb, &pb};
+    mt_features f;
     double t0 = cli_now();
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int i = 0; i < n; i++) {
-        int skip;
-#pragma omp atomic read
-        skip = fail_at;
-        if (skip < i) continue;
-        mt_err e = {0};
-        float *x = NULL;
-        int64_t nx = 0;
-        mt_status s = mt_audio_prepare(ds.items[i].path, ds.items[i].offset, ds.items[i].length, &prep, &x, &nx, &e);
-        if (!s) {
-            s = mt_frontend_process(fe, x, nx, (uint64_t)i, mt_features_sample(&f, i), &e);
-            if (s) mt_err_prefix(&e, s, "%s", ds.items[i].path);
-        }
-        free(x);
-        if (s) {
-#pragma omp critical(features_fail)
-            if (i < fail_at) {
-                fail_at = i;
-                ferr = e;
-            }
-        }
-        int k;
-#pragma omp atomic capture
-        k = ++done;
-        if (omp_get_thread_num() == 0) cli_progress_cb(&pb, "features", k, n);
-    }
-    cli_progress_cb(&pb, "features", n, n);
+    mt_status st = mt_features_extract(&ds, &prep, fe, (int)threads, &prog, &f, &err);
     cli_progress_done(&pb);
     double secs = cli_now() - t0;
-    if (fail_at < n) {
-        mt_features_free(&f);
+    if (st) {
         mt_dataset_free(&ds);
         mt_frontend_free(fe);
-        return cli_fail(&ferr);
+        return cli_fail(&err);
     }
+    int64_t C = f.c, n = f.n;
 
     /* Provenance: front-end, audio recipe, dataset and split. */
     cJSON *cfg = cJSON_CreateObject();
