@@ -77,6 +77,7 @@ test: deps
 asan: deps
 	$(MAKE) --no-print-directory MODE=asan all test-bins-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  scripts/run-tests.sh build-asan
 
 .PHONY: test-bins-asan
