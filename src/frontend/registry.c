@@ -6,6 +6,7 @@
 
 /* One line per front-end. */
 extern const mt_frontend_ops mt_fe_raw;
+extern const mt_frontend_ops mt_fe_rnpu;
 extern const mt_frontend_ops mt_fe_lowpass;
 extern const mt_frontend_ops mt_fe_nlowpass;
 extern const mt_frontend_ops mt_fe_gammatone;
@@ -16,6 +17,7 @@ extern const mt_frontend_ops mt_fe_mfcc;
 
 static const mt_frontend_ops *const registry[] = {
     &mt_fe_raw,
+    &mt_fe_rnpu,
     &mt_fe_lowpass,
     &mt_fe_nlowpass,
     &mt_fe_gammatone,
