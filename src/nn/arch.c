@@ -79,6 +79,10 @@ static const mt_zoo_entry zoo[] = {
      "conv64k125s25,bn,relu,maxpool4,conv64k3,bn,relu,maxpool4,conv128k3,bn,relu,maxpool4,"
      "conv128k3,bn,relu,gap,fc",
      1, 9710, 10, "TI-46 raw-audio M5, 10 ms / 2 ms first layer at 12.5 kHz"},
+    {"kws-mel",
+     "bn,conv64k3p1,bn,relu,maxpool2,conv64k3p1,bn,relu,maxpool2,conv128k3p1,bn,relu,maxpool2,"
+     "conv128k3p1,bn,relu,gap,fc",
+     40, 98, 12, "log-mel (40 x 98) + small 4-layer CNN: the front-end a KWS engineer would pick (baseline, not in the paper)"},
     {NULL, NULL, 0, 0, 0, NULL},
 };
 
