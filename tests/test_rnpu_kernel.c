@@ -66,6 +66,7 @@ static void fast_equals_naive(void **st)
     fast_vs_naive_case("{\"gate\":\"softplus\",\"trap\":true,\"c_io_pf\":2}", 1e-6);
     fast_vs_naive_case("{\"traps\":4,\"traps_gamma\":1.5}", 1e-6);
     fast_vs_naive_case("{\"traps\":2,\"gate\":\"softplus\",\"trap\":true}", 1e-6);
+    fast_vs_naive_case("{\"traps\":4,\"traps_srh\":true,\"traps_gamma\":1.5}", 1e-6);
 }
 
 /* dVo/dt of the spec model with ZOH input held (for RK4). */

@@ -95,6 +95,12 @@ typedef struct mt_rnpu_params {
     double traps_gamma;    /* rms of the coupling γ_kj into the gating exponent */
     double traps_sigma_c;  /* spread of the lever arms c_ji (mean mu_b), 1/V */
     double traps_theta_lo, traps_theta_hi; /* Fermi-level offsets of the populations (e units) */
+    /* SRH kinetics of the fast traps: 0 = fixed relaxation time τ_j (emission-limited, the first
+     * study's simplification); 1 = full SRH, df/dt = c·n(u)(1 − f) − e·f with the local carrier
+     * density n ∝ exp(u): the relaxation rate (1/τ_j)(1 + e^(u−θ_j)) then follows the local
+     * potential (set by the controls, the input and Vo), while f∞ = sigmoid(u − θ_j) is unchanged
+     * (detailed balance).  Each control set thus gets its own trap filter corner. */
+    int traps_srh;
 } mt_rnpu_params;
 
 #define MT_RNPU_MAXTRAPS 4

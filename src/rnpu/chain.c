@@ -267,7 +267,7 @@ static const opt_def opts[] = {
     PO(trap_q_pc, OPT_D, "pC"), PO(trap_tau_ms, OPT_D, "ms"), PO(traps, OPT_I, ""),
     PO(traps_e_lo_ev, OPT_D, "eV"), PO(traps_e_hi_ev, OPT_D, "eV"), PO(traps_tau0_s, OPT_D, "s"),
     PO(traps_gamma, OPT_D, ""), PO(traps_sigma_c, OPT_D, "1/V"), PO(traps_theta_lo, OPT_D, ""),
-    PO(traps_theta_hi, OPT_D, ""),
+    PO(traps_theta_hi, OPT_D, ""), PO(traps_srh, OPT_B, ""),
     CO(ctrl_range_v, OPT_D, "V"), CO(neighbour_div, OPT_D, ""), CO(ramp_samples, OPT_I, ""),
     CO(rest_samples, OPT_I, ""), CO(adc_noise_v, OPT_D, "V"), CO(adc_bits, OPT_I, ""),
     CO(adc_range_v, OPT_D, "V"), CO(mean_removal, OPT_B, ""), CO(device_per_channel, OPT_B, ""),

@@ -56,6 +56,7 @@ void mt_rnpu_params_spec(mt_rnpu_params *p)
     p->traps_sigma_c = 1.0;
     p->traps_theta_lo = -1.0;
     p->traps_theta_hi = 1.0;
+    p->traps_srh = 0;
 }
 
 void mt_rnpu_params_default(mt_rnpu_params *p)
@@ -205,8 +206,11 @@ void mt_rnpu_step(const mt_rnpu *d, const double v[MT_RNPU_NB], double h, double
     for (int j = 0; j < d->ntr; j++) {
         double u = -d->tr_C[j] * vo;
         for (int i = 0; i < MT_RNPU_NB; i++) u += d->tr_c[j][i] * v[i];
-        double finf = 1.0 / (1.0 + exp(-(u - d->tr_th[j])));
-        st->f[j] = finf + (st->f[j] - finf) * exp(-h / d->tr_tau[j]);
+        double ez = exp(-(u - d->tr_th[j]));
+        double finf = 1.0 / (1.0 + ez);
+        /* SRH: rate = emission + capture = (1/τ_j)(1 + e^(u−θ_j)) (traps_srh), else 1/τ_j */
+        double rate = (1.0 + (d->p.traps_srh ? 1.0 / ez : 0.0)) / d->tr_tau[j];
+        st->f[j] = finf + (st->f[j] - finf) * exp(-h * rate);
     }
     I -= vo * d->Gbuf;
     Gd += d->Gbuf;

@@ -152,8 +152,11 @@ kernel_body(const rnpu_lanes *L, const float *x, int64_t n, rnpu_lstate *s, floa
 #pragma GCC unroll 4
                 for (int j = 0; j < 4; j++) {
                     float u = L->fuK[j][l] + L->fc0[j][l] * vin - L->fC[j][l] * v - L->fth[j][l];
-                    float finf = 1.0f / (1.0f + k_exp(-u));
-                    f[j][l] = finf + (f[j][l] - finf) * L->fdec[j][l];
+                    float ez = k_exp(-u);
+                    float finf = 1.0f / (1.0f + ez);
+                    /* SRH: (emission + capture)·h = (h/τ)(1 + e^u); fixed τ when fsrh = 0 */
+                    float dec = k_exp(-L->fre[j][l] * (1.0f + L->fsrh[j][l] / ez));
+                    f[j][l] = finf + (f[j][l] - finf) * dec;
                 }
             G = G < 1e-6f ? 1e-6f : G; /* nS */
             v += (I / G) * k_one_minus_exp_neg(G * L->hC[l]);
@@ -213,7 +216,8 @@ void rnpu_lanes_set(rnpu_lanes *L, int l, const mt_rnpu *d, const double *vc, do
         L->fc0[j][l] = (float)d->tr_c[j][0];
         L->fC[j][l] = (float)d->tr_C[j];
         L->fth[j][l] = (float)d->tr_th[j];
-        L->fdec[j][l] = (float)exp(-h / d->tr_tau[j]);
+        L->fre[j][l] = (float)(h / d->tr_tau[j]);
+        L->fsrh[j][l] = d->p.traps_srh ? 1.0f : 0.0f;
         for (int k = 0; k < MT_RNPU_NB; k++) L->fg[k][j][l] = on ? (float)d->tr_g[k][j] : 0.0f;
     }
     L->h = (float)h;

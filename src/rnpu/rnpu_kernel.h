@@ -19,7 +19,9 @@ typedef struct rnpu_lanes {
     float Gth[MT_RNPU_NB][RNPU_W]; /* G_k e^θ_k (softplus gate) */
     float kio[RNPU_W], gbuf[RNPU_W], hC[RNPU_W], gamma[RNPU_W], iQ[RNPU_W], rate[RNPU_W];
     /* fast traps (4 populations; unused ones have zero coupling) */
-    float fuK[4][RNPU_W], fc0[4][RNPU_W], fC[4][RNPU_W], fth[4][RNPU_W], fdec[4][RNPU_W];
+    float fuK[4][RNPU_W], fc0[4][RNPU_W], fC[4][RNPU_W], fth[4][RNPU_W];
+    float fre[4][RNPU_W];  /* h/τ_j: emission rate × step */
+    float fsrh[4][RNPU_W]; /* 1: capture rate ∝ e^(u−θ) adds to it (SRH), 0: fixed τ */
     float fg[MT_RNPU_NB][4][RNPU_W];
     float h;
     int softplus, trap, ftraps;
