@@ -1,8 +1,11 @@
 #include "cli_data.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "materia/frontend.h"
+#include "materia/version.h"
 
 void cli_data_defaults(cli_data_opts *o)
 {
@@ -67,4 +70,56 @@ void cli_data_print_split(const mt_dataset *ds, FILE *f)
                 mt_dataset_count(ds, MT_SPLIT_VAL, c), mt_dataset_count(ds, MT_SPLIT_TEST, c));
     fprintf(f, "  %-14s %7d %7d %7d\n", "total", mt_dataset_count(ds, MT_SPLIT_TRAIN, -1),
             mt_dataset_count(ds, MT_SPLIT_VAL, -1), mt_dataset_count(ds, MT_SPLIT_TEST, -1));
+}
+
+cJSON *cli_features_provenance(const mt_frontend *fe, const mt_frontend_cfg *fc, const mt_audio_prep *prep,
+                               const mt_dataset *ds, const cli_data_opts *d)
+{
+    cJSON *cfg = cJSON_CreateObject();
+    char *fj = mt_frontend_config_json(fe);
+    cJSON_AddItemToObject(cfg, "frontend", fj ? cJSON_Parse(fj) : cJSON_CreateNull());
+    free(fj);
+    cJSON *fa = cJSON_AddObjectToObject(cfg, "frontend_args");
+    cJSON_AddStringToObject(fa, "name", fc->name);
+    cJSON_AddNumberToObject(fa, "channels", fc->channels);
+    cJSON_AddNumberToObject(fa, "seed", (double)fc->seed);
+    cJSON_AddNumberToObject(fa, "decim", fc->decim);
+    cJSON_AddNumberToObject(fa, "rate_hz", fc->rate_hz);
+    cJSON *pj = fc->params_json ? cJSON_Parse(fc->params_json) : NULL;
+    cJSON_AddItemToObject(fa, "params", pj ? pj : cJSON_CreateNull());
+    cJSON_AddNumberToObject(cfg, "seed", (double)fc->seed);
+    cJSON *a = cJSON_AddObjectToObject(cfg, "audio");
+    cJSON_AddNumberToObject(a, "rate_hz", prep->rate_hz);
+    cJSON_AddNumberToObject(a, "peak_v", prep->peak_v);
+    cJSON_AddStringToObject(a, "trim", prep->trim == MT_TRIM_ABS ? "abs" : prep->trim == MT_TRIM_DB ? "db" : "none");
+    cJSON_AddNumberToObject(a, "trim_v", prep->trim_abs_v);
+    cJSON_AddNumberToObject(a, "trim_db", prep->trim_db);
+    cJSON_AddNumberToObject(a, "length", (double)prep->length);
+    cJSON *dj = cJSON_AddObjectToObject(cfg, "dataset");
+    cJSON_AddStringToObject(dj, "root", ds->root);
+    cJSON_AddStringToObject(dj, "layout", mt_layout_name(ds->layout));
+    cJSON_AddStringToObject(dj, "split", mt_split_method_name(ds->split_method));
+    cJSON_AddNumberToObject(dj, "test_frac", d->test_frac);
+    cJSON_AddNumberToObject(dj, "split_seed", (double)d->split_seed);
+    cJSON_AddStringToObject(dj, "gsc_classes", d->ds.gsc_classes == MT_GSC_PAPER ? "paper" : "12");
+    cJSON_AddBoolToObject(dj, "female_only", d->ds.ti46_female_only);
+    cJSON_AddNumberToObject(dj, "files", ds->n);
+    cJSON_AddStringToObject(cfg, "materia_version", mt_version());
+    return cfg;
+}
+
+int cli_prep_from_provenance(const cJSON *prov, mt_audio_prep *prep)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(prov, "audio");
+    if (!cJSON_IsObject(a)) return -1;
+    *prep = mt_audio_prep_default();
+    const cJSON *v;
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(a, "rate_hz"))) prep->rate_hz = v->valuedouble;
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(a, "peak_v"))) prep->peak_v = (float)v->valuedouble;
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(a, "trim_v"))) prep->trim_abs_v = (float)v->valuedouble;
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(a, "trim_db"))) prep->trim_db = v->valuedouble;
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(a, "length"))) prep->length = (int64_t)v->valuedouble;
+    if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(a, "trim")))
+        prep->trim = strcmp(v->valuestring, "abs") == 0 ? MT_TRIM_ABS : strcmp(v->valuestring, "db") == 0 ? MT_TRIM_DB : MT_TRIM_NONE;
+    return 0;
 }

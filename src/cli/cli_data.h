@@ -49,6 +49,19 @@ void cli_data_defaults(cli_data_opts *o);
 int cli_data_option(cli_data_opts *o, int opt, const char *arg, const char *cmd);
 /* Open and split the dataset as the options say. */
 mt_status cli_data_open(const cli_data_opts *o, mt_dataset *ds, mt_err *err);
+/* Provenance of a feature set (the sidecar's "config"): {"frontend": resolved config,
+ * "frontend_args": {"name", "channels", "seed", "decim", "rate_hz", "params"} (what re-creates the
+ * front-end: `materia classify` uses it), "seed", "audio": {...}, "dataset": {...},
+ * "materia_version"}.  Caller deletes. */
+struct cJSON;
+struct mt_frontend;
+struct mt_frontend_cfg;
+struct cJSON *cli_features_provenance(const struct mt_frontend *fe, const struct mt_frontend_cfg *fc,
+                                      const mt_audio_prep *prep, const mt_dataset *ds,
+                                      const cli_data_opts *d);
+/* Inverse of the "audio" entry: the recipe recorded in a provenance object. */
+int cli_prep_from_provenance(const struct cJSON *prov, mt_audio_prep *prep);
+
 /* Print per-class split counts (text) to f. */
 void cli_data_print_split(const mt_dataset *ds, FILE *f);
 

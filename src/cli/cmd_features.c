@@ -165,27 +165,7 @@ static int run(int argc, char **argv)
     int64_t C = f.c, n = f.n;
 
     /* Provenance: front-end, audio recipe, dataset and split. */
-    cJSON *cfg = cJSON_CreateObject();
-    char *fj = mt_frontend_config_json(fe);
-    cJSON_AddItemToObject(cfg, "frontend", fj ? cJSON_Parse(fj) : cJSON_CreateNull());
-    free(fj);
-    cJSON_AddNumberToObject(cfg, "seed", (double)fc.seed);
-    cJSON *a = cJSON_AddObjectToObject(cfg, "audio");
-    cJSON_AddNumberToObject(a, "rate_hz", prep.rate_hz);
-    cJSON_AddNumberToObject(a, "peak_v", prep.peak_v);
-    cJSON_AddStringToObject(a, "trim", prep.trim == MT_TRIM_ABS ? "abs" : prep.trim == MT_TRIM_DB ? "db" : "none");
-    cJSON_AddNumberToObject(a, "trim_v", prep.trim_abs_v);
-    cJSON_AddNumberToObject(a, "trim_db", prep.trim_db);
-    cJSON_AddNumberToObject(a, "length", (double)prep.length);
-    cJSON *dj = cJSON_AddObjectToObject(cfg, "dataset");
-    cJSON_AddStringToObject(dj, "root", ds.root);
-    cJSON_AddStringToObject(dj, "layout", mt_layout_name(ds.layout));
-    cJSON_AddStringToObject(dj, "split", mt_split_method_name(ds.split_method));
-    cJSON_AddNumberToObject(dj, "test_frac", d.test_frac);
-    cJSON_AddNumberToObject(dj, "split_seed", (double)d.split_seed);
-    cJSON_AddStringToObject(dj, "gsc_classes", d.ds.gsc_classes == MT_GSC_PAPER ? "paper" : "12");
-    cJSON_AddBoolToObject(dj, "female_only", d.ds.ti46_female_only);
-    cJSON_AddStringToObject(cfg, "materia_version", mt_version());
+    cJSON *cfg = cli_features_provenance(fe, &fc, &prep, &ds, &d);
     f.config_json = cJSON_PrintUnformatted(cfg);
     cJSON_Delete(cfg);
 
