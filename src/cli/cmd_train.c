@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "materia/hwa.h"
 #include "materia/nn.h"
 
 static const char help[] =
@@ -42,13 +43,23 @@ static const char help[] =
     "  --resume         require a matching state file and continue it\n"
     "  --no-resume      ignore any state file and start afresh\n"
     "  --keep-state     keep the state file after a completed run\n"
+    "  --from M         start from the weights of a saved model (--model may then be omitted)\n"
+    "  --hwa            hardware-aware retraining for the PCM chip (the paper's second phase):\n"
+    "                   8-bit inputs over a learned range, per-row weight noise, output noise,\n"
+    "                   row clipping after every step (docs/aimc.md); usually with --from\n"
+    "  --weight-noise X HWA weight noise, relative to the row's max |w| (0.12)\n"
+    "  --out-noise X    HWA output noise, relative to max|w|·input range (0.1)\n"
+    "  --clip-sigma X   HWA row clipping at ±X·std after every step (1.5; 0 = off)"
+    " (HWA runs do not resume)\n"
     "  --json           print one JSON object at the end: accuracy, weighted_f1, confusion,\n"
     "                   per_class_recall, classes, evaluated_on, best_epoch, val, test,\n"
     "                   timings, history, params, macs\n"
     "  --quiet          no per-epoch lines\n"
     "\n"
     "example:\n"
-    "  materia train --features feats/ti46-rnpu.npy --model cnn3 --epochs 60 --out cnn3.safetensors\n";
+    "  materia train --features feats/ti46-rnpu.npy --model cnn3 --epochs 60 --out cnn3.safetensors\n"
+    "  materia train --features feats/ti46-rnpu.npy --hwa --from cnn3.safetensors --epochs 20 \\\n"
+    "      --lr 1e-3 --schedule cosine --out cnn3-hwa.safetensors\n";
 
 static int run(int argc, char **argv);
 const mt_cli_command mt_cmd_train = {"train", "train a classifier on a feature set", help, run};
@@ -126,13 +137,17 @@ static void print_eval(const char *title, const mt_eval_result *r, char *const *
 static int run(int argc, char **argv)
 {
     if (cli_wants_help(&mt_cmd_train, argc, argv)) return 0;
-    const char *feat = NULL, *model = NULL, *out = NULL, *state = NULL;
+    const char *feat = NULL, *model = NULL, *out = NULL, *state = NULL, *from = NULL;
+    mt_hwa_opts hw;
+    mt_hwa_opts_default(&hw);
+    int hwa = 0;
     mt_train_opts o;
     mt_train_opts_default(&o);
     int json = 0, keep_state = 0;
     long threads = 0;
     enum { O_FEAT = 1, O_MODEL, O_OUT, O_EPOCHS, O_BATCH, O_LR, O_WD, O_SCHED, O_OPT, O_MOM, O_CLIP,
-           O_VAL, O_SEED, O_THREADS, O_STATE, O_RESUME, O_NORESUME, O_KEEP, O_JSON, O_QUIET };
+           O_VAL, O_SEED, O_THREADS, O_STATE, O_RESUME, O_NORESUME, O_KEEP, O_JSON, O_QUIET,
+           O_FROM, O_HWA, O_WNOISE, O_ONOISE, O_CLIPS };
     static const struct option lo[] = {
         {"features", required_argument, 0, O_FEAT}, {"model", required_argument, 0, O_MODEL},
         {"out", required_argument, 0, O_OUT},       {"epochs", required_argument, 0, O_EPOCHS},
@@ -144,6 +159,9 @@ static int run(int argc, char **argv)
         {"state", required_argument, 0, O_STATE},   {"resume", no_argument, 0, O_RESUME},
         {"no-resume", no_argument, 0, O_NORESUME},  {"keep-state", no_argument, 0, O_KEEP},
         {"json", no_argument, 0, O_JSON},           {"quiet", no_argument, 0, O_QUIET},
+        {"from", required_argument, 0, O_FROM},     {"hwa", no_argument, 0, O_HWA},
+        {"weight-noise", required_argument, 0, O_WNOISE}, {"out-noise", required_argument, 0, O_ONOISE},
+        {"clip-sigma", required_argument, 0, O_CLIPS},
         {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -214,6 +232,17 @@ static int run(int argc, char **argv)
         case O_KEEP: keep_state = 1; break;
         case O_JSON: json = 1; break;
         case O_QUIET: break;
+        case O_FROM: from = optarg; break;
+        case O_HWA: hwa = 1; break;
+        case O_WNOISE:
+        case O_ONOISE:
+        case O_CLIPS:
+            if (cli_parse_double(optarg, &dv) || dv < 0 || dv > 100)
+                return cli_usage_error("train", "--weight-noise, --out-noise and --clip-sigma take a number in [0, 100] (got '%s')", optarg);
+            if (c == O_WNOISE) hw.weight_noise = dv;
+            else if (c == O_ONOISE) hw.out_noise = dv;
+            else hw.clip_sigma = dv;
+            break;
         case '?':
             if (optopt) return cli_usage_error("train", "option '%s' needs a value", argv[optind - 1]);
             return cli_usage_error("train", "unknown option '%s'", argv[optind - 1]);
@@ -222,14 +251,14 @@ static int run(int argc, char **argv)
     }
     if (optind < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
     if (!feat) return cli_usage_error("train", "--features is required");
-    if (!model) return cli_usage_error("train", "--model is required");
+    if (!model && !from) return cli_usage_error("train", "--model (or --from) is required");
     if (!out) return cli_usage_error("train", "--out is required");
     if (threads > 0) omp_set_num_threads((int)threads);
     int quiet = cli_quiet();
 
     char *arch = NULL, *name = NULL;
     int zoo_classes = 0;
-    if (mt_arch_resolve(model, &arch, &zoo_classes, &name, &e)) return cli_fail(&e);
+    if (model && mt_arch_resolve(model, &arch, &zoo_classes, &name, &e)) return cli_fail(&e);
     mt_features f;
     if (mt_features_load(feat, &f, &e)) {
         free(arch);
@@ -253,7 +282,19 @@ static int run(int argc, char **argv)
         rc = cli_fail(&e);
         goto done;
     }
-    if (mt_model_build(&m, arch, f.c, f.t, f.nclasses, o.seed, &e)) {
+    if (from) {
+        if (mt_model_load(from, &m, NULL, &e)) {
+            rc = cli_fail(&e);
+            goto done;
+        }
+        if (m.in_c != f.c || m.in_t != f.t || m.nclasses != f.nclasses) {
+            mt_err_set(&e, MT_ERR_ARG, "%s: model takes %lldx%lld inputs and %d classes, %s has %lldx%lld and %d", from,
+                       (long long)m.in_c, (long long)m.in_t, m.nclasses, feat, (long long)f.c, (long long)f.t, f.nclasses);
+            rc = cli_fail(&e);
+            goto done;
+        }
+        if (!name) name = strdup(hwa ? "hwa" : "fine-tuned");
+    } else if (mt_model_build(&m, arch, f.c, f.t, f.nclasses, o.seed, &e)) {
         mt_err_prefix(&e, e.code, "model '%s' on %s (%lldx%lld)", model, feat, (long long)f.c, (long long)f.t);
         rc = cli_fail(&e);
         goto done;
@@ -273,7 +314,16 @@ static int run(int argc, char **argv)
                 name, (long long)m.nparams, (double)m.macs / 1e6, (long long)f.n, (long long)f.c,
                 (long long)f.t, f.nclasses, omp_get_max_threads());
     double t0 = cli_now();
-    if (mt_train(&m, &f, &o, &r, &e)) {
+    if (hwa) {
+        hw.from = from;
+        o.state_path = NULL; /* the HWA phase does not resume */
+        if (o.resume == 2) {
+            mt_err_set(&e, MT_ERR_ARG, "--resume is not supported with --hwa");
+            rc = cli_fail(&e);
+            goto done;
+        }
+    }
+    if (hwa ? mt_hwa_train(&m, &f, &hw, &o, NULL, &r, &e) : mt_train(&m, &f, &o, &r, &e)) {
         cli_progress_done(&pb);
         mt_err_prefix(&e, e.code, "train %s", feat);
         rc = cli_fail(&e);
@@ -282,7 +332,7 @@ static int run(int argc, char **argv)
     double total = cli_now() - t0;
     if (r.state_mismatch && !quiet)
         fprintf(stderr, "note: %s belonged to a different run and was overwritten\n", state);
-    if (!keep_state) unlink(state);
+    if (!keep_state && !hwa) unlink(state);
 
     const mt_eval_result *fin = r.test.n ? &r.test : &r.val;
     const char *on = r.test.n ? "test" : "val";
