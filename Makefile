@@ -41,7 +41,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIB       := $(BUILD)/libmateria.a
 PROG      := $(BUILD)/materia
 
-.PHONY: all test asan bench clean demo deps fuzz check-release
+.PHONY: all test asan bench clean demo deps fuzz docs
 all: $(PROG) $(LIB)
 
 $(BUILD)/obj/%.o: %.c
@@ -100,6 +100,10 @@ fuzz: deps
 demo: deps
 	$(MAKE) --no-print-directory all
 	$(PROG) run --out demo-report
+
+# docs/cli.md is generated from the same text as every command's --help (a test checks it).
+docs: all
+	$(PROG) help --markdown > docs/cli.md
 
 clean:
 	rm -rf build build-asan

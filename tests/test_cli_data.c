@@ -159,9 +159,26 @@ static void test_features_outputs(void **st)
     expect_error(a, "nosuch", 1);
 }
 
+/* docs/cli.md is `materia help --markdown` (regenerate with `make docs`). */
+static void test_cli_docs_current(void **st)
+{
+    (void)st;
+    char *out;
+    assert_int_equal(tu_run("help --markdown", &out, 0), 0);
+    FILE *f = fopen("docs/cli.md", "rb");
+    if (!f) skip();
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    if (strcmp(buf, out) != 0) fail_msg("docs/cli.md is out of date: run `make docs`");
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cli_docs_current),
         cmocka_unit_test(test_info_real_sets),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_features_outputs),
