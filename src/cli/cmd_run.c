@@ -149,7 +149,7 @@ static int preset_apply(run_cfg *c, const char *p)
         SET(c->layout, "fsdd");
         SET(c->model, "cnn2");
         c->epochs = 20;
-        c->hwa_epochs = 3;
+        c->hwa_epochs = 6;
         c->repeats = 5;
     } else if (strcmp(p, "fsdd") == 0) {
         SET(c->layout, "fsdd");
