@@ -17,9 +17,9 @@ for t in "$build"/tests/test_*; do
   "$t" > "$log_dir/$n.log" 2>&1
   rc=$?
   secs=$(( $(date +%s) - start ))
-  p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log_dir/$n.log" | tail -1)
-  f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log_dir/$n.log" | tail -1)
-  s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log_dir/$n.log" | tail -1)
+  # a binary may run several cmocka groups: sum their summary lines
+  sum() { sed -n "s/^\[  $1 *\] \([0-9]*\) test.*/\1/p" "$log_dir/$n.log" | awk '{s += $1} END {print s + 0}'; }
+  p=$(sum PASSED); f=$(sum FAILED); s=$(sum SKIPPED)
   p=${p:-0}; f=${f:-0}; s=${s:-0}
   if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi   # crashed or sanitizer abort
   printf '%-28s %3d passed %3d failed %3d skipped  (%ds)\n' "$n" "$p" "$f" "$s" "$secs"

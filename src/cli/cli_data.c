@@ -1,7 +1,9 @@
 #include "cli_data.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "materia/frontend.h"
@@ -122,4 +124,99 @@ int cli_prep_from_provenance(const cJSON *prov, mt_audio_prep *prep)
     if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(a, "trim")))
         prep->trim = strcmp(v->valuestring, "abs") == 0 ? MT_TRIM_ABS : strcmp(v->valuestring, "db") == 0 ? MT_TRIM_DB : MT_TRIM_NONE;
     return 0;
+}
+
+void cli_prep_defaults(cli_prep_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->prep = mt_audio_prep_default();
+    o->duration = 1.0;
+}
+
+int cli_prep_option(cli_prep_opts *o, int opt, const char *arg, const char *cmd)
+{
+    double v;
+    switch (opt) {
+    case CLI_OPT_RATE:
+        if (cli_parse_double(arg, &o->prep.rate_hz) || o->prep.rate_hz < 100 || o->prep.rate_hz > 1e6) {
+            cli_usage_error(cmd, "--rate must be in [100, 1e6] Hz, got '%s'", arg);
+            return -1;
+        }
+        return 1;
+    case CLI_OPT_PEAK:
+        if (cli_parse_double(arg, &v) || v < 0 || v > 10) {
+            cli_usage_error(cmd, "--peak must be in [0, 10] V, got '%s'", arg);
+            return -1;
+        }
+        o->prep.peak_v = (float)v;
+        return 1;
+    case CLI_OPT_TRIM: o->trim = arg; return 1;
+    case CLI_OPT_TRIMV:
+        if (cli_parse_double(arg, &v) || v < 0) {
+            cli_usage_error(cmd, "--trim-v must be >= 0 V, got '%s'", arg);
+            return -1;
+        }
+        o->prep.trim_abs_v = (float)v;
+        return 1;
+    case CLI_OPT_TRIMDB:
+        if (cli_parse_double(arg, &o->prep.trim_db) || o->prep.trim_db <= 0) {
+            cli_usage_error(cmd, "--trim-db must be > 0, got '%s'", arg);
+            return -1;
+        }
+        return 1;
+    case CLI_OPT_DUR:
+        if (cli_parse_double(arg, &o->duration) || o->duration <= 0 || o->duration > 60) {
+            cli_usage_error(cmd, "--duration must be in (0, 60] s, got '%s'", arg);
+            return -1;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+int cli_prep_finish(const cli_prep_opts *o, const char *layout, const char *cmd, mt_audio_prep *prep)
+{
+    *prep = o->prep;
+    if (o->trim) {
+        if (strcmp(o->trim, "abs") == 0) prep->trim = MT_TRIM_ABS;
+        else if (strcmp(o->trim, "db") == 0) prep->trim = MT_TRIM_DB;
+        else if (strcmp(o->trim, "none") == 0) prep->trim = MT_TRIM_NONE;
+        else {
+            cli_usage_error(cmd, "--trim must be abs, db or none, got '%s'", o->trim);
+            return -1;
+        }
+    } else if (layout && strcmp(layout, "gsc") == 0) {
+        prep->trim = MT_TRIM_NONE;
+    }
+    prep->length = (int64_t)llround(o->duration * prep->rate_hz);
+    return 0;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+uint64_t cli_features_key(const char *provenance_text, const mt_dataset *ds)
+{
+    uint64_t h = fnv1a(0xcbf29ce484222325ULL, provenance_text, strlen(provenance_text));
+    for (int i = 0; i < ds->n; i++) {
+        struct stat st;
+        const mt_item *it = &ds->items[i];
+        h = fnv1a(h, it->rel, strlen(it->rel) + 1);
+        h = fnv1a(h, &it->offset, sizeof it->offset);
+        h = fnv1a(h, &it->label, sizeof it->label);
+        h = fnv1a(h, &it->split, sizeof it->split);
+        if (stat(it->path, &st) == 0) {
+            int64_t sz = st.st_size, mt = st.st_mtime;
+            h = fnv1a(h, &sz, sizeof sz);
+            h = fnv1a(h, &mt, sizeof mt);
+        }
+    }
+    return h;
 }

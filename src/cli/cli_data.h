@@ -62,6 +62,41 @@ struct cJSON *cli_features_provenance(const struct mt_frontend *fe, const struct
 /* Inverse of the "audio" entry: the recipe recorded in a provenance object. */
 int cli_prep_from_provenance(const struct cJSON *prov, mt_audio_prep *prep);
 
+/* Audio-recipe options shared by `features` and `compare` (rate, peak, trim, duration). */
+typedef struct cli_prep_opts {
+    mt_audio_prep prep;    /* rate/peak/trim values as parsed (length set by cli_prep_finish) */
+    const char *trim;      /* --trim abs|db|none, NULL = layout default */
+    double duration;       /* --duration S (1) */
+} cli_prep_opts;
+enum { CLI_OPT_RATE = 1100, CLI_OPT_PEAK, CLI_OPT_TRIM, CLI_OPT_TRIMV, CLI_OPT_TRIMDB, CLI_OPT_DUR };
+#define CLI_PREP_LONGOPTS                                                     \
+    {"rate", required_argument, 0, CLI_OPT_RATE},                             \
+    {"peak", required_argument, 0, CLI_OPT_PEAK},                             \
+    {"trim", required_argument, 0, CLI_OPT_TRIM},                             \
+    {"trim-v", required_argument, 0, CLI_OPT_TRIMV},                          \
+    {"trim-db", required_argument, 0, CLI_OPT_TRIMDB},                        \
+    {"duration", required_argument, 0, CLI_OPT_DUR}
+#define CLI_PREP_HELP                                                                          \
+    "  --rate HZ              audio rate fed to the front-end (default 12500, the paper's DAC rate)\n" \
+    "  --peak V               scale each utterance to this peak voltage; 0 = keep (default 0.75)\n" \
+    "  --trim M               abs (paper: drop edge samples below --trim-v) | db (public code:\n"   \
+    "                         12 dB below the loudest 128-sample frame) | none\n"               \
+    "                         (default abs; none for the gsc layout, as in the paper)\n"        \
+    "  --trim-v V             abs threshold in volts after scaling (default 0.05)\n"            \
+    "  --trim-db DB           db threshold (default 12)\n"                                      \
+    "  --duration S           pad/crop every utterance to S seconds (default 1)\n"
+
+void cli_prep_defaults(cli_prep_opts *o);
+/* Handle one prep option; returns 1 if handled, 0 if not ours, -1 on a bad value (printed). */
+int cli_prep_option(cli_prep_opts *o, int opt, const char *arg, const char *cmd);
+/* The final recipe for a dataset layout (trim default: none for gsc, else abs; length from
+ * duration × rate); returns -1 (printed) on a bad --trim. */
+int cli_prep_finish(const cli_prep_opts *o, const char *layout, const char *cmd, mt_audio_prep *prep);
+
+/* Cache key of a feature set: FNV-1a over the provenance text and the data listing (relative
+ * paths, offsets, labels, split, file sizes and mtimes), so a changed file or config misses. */
+uint64_t cli_features_key(const char *provenance_text, const mt_dataset *ds);
+
 /* Print per-class split counts (text) to f. */
 void cli_data_print_split(const mt_dataset *ds, FILE *f);
 

@@ -26,14 +26,7 @@ static const char help[] =
     "  --seed S               front-end seed: device instance, control voltages, reservoirs (0)\n"
     "  --params JSON          front-end options as a JSON object, e.g. '{\"cext_pf\": 50}'\n"
     "  --decim N              average every N output samples (default: front-end's, 10)\n"
-    "  --rate HZ              audio rate fed to the front-end (default 12500, the paper's DAC rate)\n"
-    "  --peak V               scale each utterance to this peak voltage; 0 = keep (default 0.75)\n"
-    "  --trim M               abs (paper: drop edge samples below --trim-v) | db (public code:\n"
-    "                         12 dB below the loudest 128-sample frame) | none\n"
-    "                         (default abs; none for the gsc layout, as in the paper)\n"
-    "  --trim-v V             abs threshold in volts after scaling (default 0.05)\n"
-    "  --trim-db DB           db threshold (default 12)\n"
-    "  --duration S           pad/crop every utterance to S seconds (default 1)\n"
+    "" CLI_PREP_HELP
     "  --threads N            worker threads (default: all cores; results do not depend on it)\n"
     "  --out F.npy            output features (F.json is written beside it)\n"
     "  --json                 print a JSON summary\n"
@@ -46,8 +39,7 @@ static const char help[] =
 static int run(int argc, char **argv);
 const mt_cli_command mt_cmd_features = {"features", "extract [N, C, T] features with any front-end", help, run};
 
-enum { O_FRONTEND = 1, O_CHANNELS, O_SEED, O_PARAMS, O_DECIM, O_RATE, O_PEAK, O_TRIM, O_TRIMV, O_TRIMDB,
-       O_DUR, O_THREADS, O_OUT, O_JSON, O_QUIET };
+enum { O_FRONTEND = 1, O_CHANNELS, O_SEED, O_PARAMS, O_DECIM, O_THREADS, O_OUT, O_JSON, O_QUIET };
 
 static int run(int argc, char **argv)
 {
@@ -56,18 +48,17 @@ static int run(int argc, char **argv)
         CLI_DATA_LONGOPTS,
         {"frontend", required_argument, 0, O_FRONTEND}, {"channels", required_argument, 0, O_CHANNELS},
         {"seed", required_argument, 0, O_SEED},         {"params", required_argument, 0, O_PARAMS},
-        {"decim", required_argument, 0, O_DECIM},       {"rate", required_argument, 0, O_RATE},
-        {"peak", required_argument, 0, O_PEAK},         {"trim", required_argument, 0, O_TRIM},
-        {"trim-v", required_argument, 0, O_TRIMV},      {"trim-db", required_argument, 0, O_TRIMDB},
-        {"duration", required_argument, 0, O_DUR},      {"threads", required_argument, 0, O_THREADS},
+        CLI_PREP_LONGOPTS,
+        {"decim", required_argument, 0, O_DECIM},       {"threads", required_argument, 0, O_THREADS},
         {"out", required_argument, 0, O_OUT},           {"json", no_argument, 0, O_JSON},
         {"quiet", no_argument, 0, O_QUIET},             {0, 0, 0, 0}};
     cli_data_opts d;
     cli_data_defaults(&d);
     mt_frontend_cfg fc = {0};
-    mt_audio_prep prep = mt_audio_prep_default();
-    const char *out = NULL, *trim = NULL;
-    double duration = 1.0;
+    cli_prep_opts po;
+    cli_prep_defaults(&po);
+    mt_audio_prep prep;
+    const char *out = NULL;
     long lv, threads = 0;
     int json = 0;
     optind = 1;
@@ -77,6 +68,8 @@ static int run(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         int h = cli_data_option(&d, c, optarg, cmd);
         if (h < 0) return 2;
+        if (h) continue;
+        if ((h = cli_prep_option(&po, c, optarg, cmd)) < 0) return 2;
         if (h) continue;
         switch (c) {
         case O_FRONTEND: fc.name = optarg; break;
@@ -94,30 +87,6 @@ static int run(int argc, char **argv)
             if (cli_parse_int(optarg, &lv) || lv < 1 || lv > 10000) return cli_usage_error(cmd, "--decim must be a positive integer, got '%s'", optarg);
             fc.decim = (int)lv;
             break;
-        case O_RATE:
-            if (cli_parse_double(optarg, &prep.rate_hz) || prep.rate_hz < 100 || prep.rate_hz > 1e6)
-                return cli_usage_error(cmd, "--rate must be in [100, 1e6] Hz, got '%s'", optarg);
-            break;
-        case O_PEAK: {
-            double v;
-            if (cli_parse_double(optarg, &v) || v < 0 || v > 10) return cli_usage_error(cmd, "--peak must be in [0, 10] V, got '%s'", optarg);
-            prep.peak_v = (float)v;
-            break;
-        }
-        case O_TRIM: trim = optarg; break;
-        case O_TRIMV: {
-            double v;
-            if (cli_parse_double(optarg, &v) || v < 0) return cli_usage_error(cmd, "--trim-v must be >= 0 V, got '%s'", optarg);
-            prep.trim_abs_v = (float)v;
-            break;
-        }
-        case O_TRIMDB:
-            if (cli_parse_double(optarg, &prep.trim_db) || prep.trim_db <= 0) return cli_usage_error(cmd, "--trim-db must be > 0, got '%s'", optarg);
-            break;
-        case O_DUR:
-            if (cli_parse_double(optarg, &duration) || duration <= 0 || duration > 60)
-                return cli_usage_error(cmd, "--duration must be in (0, 60] s, got '%s'", optarg);
-            break;
         case O_THREADS:
             if (cli_parse_int(optarg, &threads) || threads < 1 || threads > 256) return cli_usage_error(cmd, "--threads must be in [1, 256], got '%s'", optarg);
             break;
@@ -130,15 +99,8 @@ static int run(int argc, char **argv)
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!fc.name) return cli_usage_error(cmd, "--frontend is required");
     if (!out) return cli_usage_error(cmd, "--out F.npy is required");
-    if (trim) {
-        if (strcmp(trim, "abs") == 0) prep.trim = MT_TRIM_ABS;
-        else if (strcmp(trim, "db") == 0) prep.trim = MT_TRIM_DB;
-        else if (strcmp(trim, "none") == 0) prep.trim = MT_TRIM_NONE;
-        else return cli_usage_error(cmd, "--trim must be abs, db or none, got '%s'", trim);
-    } else if (d.layout && strcmp(d.layout, "gsc") == 0) {
-        prep.trim = MT_TRIM_NONE;
-    }
-    prep.length = (int64_t)llround(duration * prep.rate_hz);
+    if (cli_prep_finish(&po, d.layout, cmd, &prep)) return 2;
+    double duration = po.duration;
     fc.rate_hz = prep.rate_hz;
 
     mt_err err = {0};
