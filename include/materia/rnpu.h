@@ -197,6 +197,28 @@ const mt_rnpu *mt_rnpu_fx_device(const mt_rnpu_fx *fx, int ch);
 const double *mt_rnpu_fx_controls(const mt_rnpu_fx *fx); /* [C, 6] */
 const mt_rnpu_chain *mt_rnpu_fx_chain(const mt_rnpu_fx *fx);
 
+/* Streaming extraction (`materia listen`): the chain run on audio that arrives in pieces.  A stream
+ * starts from the same pre-roll state as mt_rnpu_fx_process and carries, from push to push, each
+ * channel's device state, the samples of an incomplete ADC group (fewer than decim) and the
+ * absolute sample index that keys the ADC / device noise.  Feeding x in pieces of ANY sizes
+ * therefore gives exactly (bit for bit) the frames mt_rnpu_fx_process gives for the whole x
+ * with chain.mean_removal = 0.  The stream never removes the mean: mean removal is a
+ * whole-utterance operation, left to the caller (over its classification window).
+ * The stream refers to fx, which must outlive it; one stream per thread. */
+typedef struct mt_rnpu_fx_stream mt_rnpu_fx_stream;
+/* utt: noise key as in mt_rnpu_fx_process; naive = 1: scalar reference kernel. */
+mt_status mt_rnpu_fx_stream_create(const mt_rnpu_fx *fx, uint64_t utt, int naive,
+                                   mt_rnpu_fx_stream **out, mt_err *err);
+/* Frames the next push of n samples will produce: (pending + n) / decim. */
+int64_t mt_rnpu_fx_stream_out_len(const mt_rnpu_fx_stream *s, int64_t n);
+/* Samples pushed so far. */
+int64_t mt_rnpu_fx_stream_samples(const mt_rnpu_fx_stream *s);
+/* Push x[n] volts; the *nout new frames of channel ch go to out[ch·ostride + 0 .. *nout)
+ * (ostride ≥ mt_rnpu_fx_stream_out_len(s, n), else MT_ERR_ARG and nothing is consumed). */
+mt_status mt_rnpu_fx_stream_push(mt_rnpu_fx_stream *s, const float *x, int64_t n, float *out,
+                                 int64_t ostride, int64_t *nout, mt_err *err);
+void mt_rnpu_fx_stream_free(mt_rnpu_fx_stream *s);
+
 /* Parse front-end options (JSON object text, may be NULL) into p and c, rejecting unknown keys;
  * and the reverse (malloc'd JSON text). */
 mt_status mt_rnpu_options_parse(const char *json, mt_rnpu_params *p, mt_rnpu_chain *c, mt_err *err);

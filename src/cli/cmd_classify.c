@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "cli_data.h"
+#include "cli_model.h"
 #include "materia/features.h"
 #include "materia/frontend.h"
 #include "materia/nn.h"
@@ -31,46 +31,6 @@ static const char help[] =
 
 static int run(int argc, char **argv);
 const mt_cli_command mt_cmd_classify = {"classify", "label audio files with a trained model", help, run};
-
-/* Rebuild the front-end and audio recipe recorded in a model's metadata. */
-static mt_status frontend_from_meta(const char *model_path, const char *meta, mt_frontend **fe, mt_audio_prep *prep,
-                                    char ***names, int *nnames, mt_err *err)
-{
-    cJSON *j = meta ? cJSON_Parse(meta) : NULL;
-    const cJSON *fc = j ? cJSON_GetObjectItemCaseSensitive(j, "features_config") : NULL;
-    const cJSON *fa = fc ? cJSON_GetObjectItemCaseSensitive(fc, "frontend_args") : NULL;
-    const cJSON *cn = j ? cJSON_GetObjectItemCaseSensitive(j, "class_names") : NULL;
-    mt_status s = MT_OK;
-    if (!cJSON_IsObject(fa) || cli_prep_from_provenance(fc, prep) || !cJSON_IsArray(cn))
-        s = mt_err_set(err, MT_ERR_FORMAT,
-                       "%s: the model does not record its front-end and classes (train it on features made by "
-                       "this version of `materia features` or `materia run`)", model_path);
-    if (!s) {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(fa, "name");
-        const cJSON *params = cJSON_GetObjectItemCaseSensitive(fa, "params");
-        char *ptext = cJSON_IsObject(params) ? cJSON_PrintUnformatted(params) : NULL;
-        mt_frontend_cfg cfg = {
-            .name = cJSON_IsString(name) ? name->valuestring : "",
-            .channels = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(fa, "channels")),
-            .seed = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(fa, "seed")),
-            .decim = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(fa, "decim")),
-            .rate_hz = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(fa, "rate_hz")),
-            .params_json = ptext,
-        };
-        s = mt_frontend_create(&cfg, fe, err);
-        free(ptext);
-    }
-    if (!s) {
-        *nnames = cJSON_GetArraySize(cn);
-        *names = calloc((size_t)*nnames, sizeof **names);
-        for (int i = 0; i < *nnames; i++) {
-            const cJSON *it = cJSON_GetArrayItem(cn, i);
-            (*names)[i] = strdup(cJSON_IsString(it) ? it->valuestring : "?");
-        }
-    }
-    cJSON_Delete(j);
-    return s;
-}
 
 static int run(int argc, char **argv)
 {
@@ -104,13 +64,9 @@ static int run(int argc, char **argv)
     mt_audio_prep prep;
     char **names = NULL;
     int nn = 0, rc = 0;
-    if (frontend_from_meta(model_path, meta, &fe, &prep, &names, &nn, &e)) rc = cli_fail(&e);
-    else if (nn != m.nclasses || mt_frontend_channels(fe) != m.in_c || mt_frontend_out_len(fe, prep.length) != m.in_t) {
-        mt_err_set(&e, MT_ERR_FORMAT, "%s: recorded front-end gives [%d, %lld] features, the model expects [%lld, %lld]",
-                   model_path, mt_frontend_channels(fe), (long long)mt_frontend_out_len(fe, prep.length),
-                   (long long)m.in_c, (long long)m.in_t);
+    if (cli_frontend_from_meta(model_path, meta, &fe, &prep, &names, &nn, &e) ||
+        cli_model_check_shape(model_path, &m, fe, &prep, nn, &e))
         rc = cli_fail(&e);
-    }
     cJSON *res = json ? cJSON_CreateArray() : NULL;
     float *feat = rc ? NULL : malloc((size_t)(m.in_c * m.in_t) * sizeof *feat);
     double *p = calloc((size_t)(nn > 0 ? nn : 1), sizeof *p);
@@ -165,8 +121,7 @@ static int run(int argc, char **argv)
     free(feat);
     free(p);
     free(order);
-    for (int k = 0; k < nn; k++) free(names[k]);
-    free(names);
+    cli_names_free(names, nn);
     mt_frontend_free(fe);
     free(meta);
     mt_model_free(&m);

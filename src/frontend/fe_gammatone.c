@@ -145,6 +145,16 @@ static cJSON *gt_config(const void *st)
     return j;
 }
 
+/* Streaming: the filter states carried across calls (stream.c's biquad-bank helper). */
+static int gt_stream_group(const void *st) { return ((const gt_state *)st)->decim; }
+static mt_status gt_stream_create(const void *st, uint64_t utt, void **stream, mt_err *err)
+{
+    (void)utt;
+    const gt_state *s = st;
+    return mt_fe_sos_stream_create(s->q, 4, s->channels, s->decim, s->tanh_mode, s->gain, s->offset,
+                                   s->scale, stream, err);
+}
+
 const mt_frontend_ops mt_fe_gammatone = {
     .name = "gammatone",
     .create = gt_create,
@@ -154,6 +164,10 @@ const mt_frontend_ops mt_fe_gammatone = {
     .process = gt_process,
     .config = gt_config,
     .destroy = gt_destroy,
+    .stream_group = gt_stream_group,
+    .stream_create = gt_stream_create,
+    .stream_run = mt_fe_sos_stream_run,
+    .stream_destroy = mt_fe_sos_stream_free,
 };
 
 const mt_frontend_ops mt_fe_gammatone_tanh = {
@@ -165,4 +179,8 @@ const mt_frontend_ops mt_fe_gammatone_tanh = {
     .process = gt_process,
     .config = gt_config,
     .destroy = gt_destroy,
+    .stream_group = gt_stream_group,
+    .stream_create = gt_stream_create,
+    .stream_run = mt_fe_sos_stream_run,
+    .stream_destroy = mt_fe_sos_stream_free,
 };

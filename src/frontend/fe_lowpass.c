@@ -116,6 +116,15 @@ static cJSON *lp_config(const void *st)
     return j;
 }
 
+/* Streaming: the filter states carried across calls (stream.c's biquad-bank helper). */
+static int lp_stream_group(const void *st) { return ((const lp_state *)st)->decim; }
+static mt_status lp_stream_create(const void *st, uint64_t utt, void **stream, mt_err *err)
+{
+    (void)utt;
+    const lp_state *s = st;
+    return mt_fe_sos_stream_create(s->lp, 1, s->channels, s->decim, 0, 0, 0, 0, stream, err);
+}
+
 const mt_frontend_ops mt_fe_lowpass = {
     .name = "lowpass",
     .create = lp_create,
@@ -125,4 +134,8 @@ const mt_frontend_ops mt_fe_lowpass = {
     .process = lp_process,
     .config = lp_config,
     .destroy = lp_destroy,
+    .stream_group = lp_stream_group,
+    .stream_create = lp_stream_create,
+    .stream_run = mt_fe_sos_stream_run,
+    .stream_destroy = mt_fe_sos_stream_free,
 };

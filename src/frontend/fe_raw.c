@@ -51,6 +51,27 @@ static cJSON *raw_config(const void *st)
     return j;
 }
 
+/* Streaming: stateless over whole frames (the common layer keeps the remainder). */
+static int raw_stream_group(const void *st) { return ((const raw_state *)st)->decim; }
+static mt_status raw_stream_create(const void *st, uint64_t utt, void **stream, mt_err *err)
+{
+    (void)utt;
+    raw_state *s = malloc(sizeof *s);
+    if (!s) return mt_err_set(err, MT_ERR_NOMEM, "out of memory");
+    *s = *(const raw_state *)st;
+    *stream = s;
+    return MT_OK;
+}
+static mt_status raw_stream_run(void *stream, const float *x, int64_t ngroups, float *out, int64_t ostride,
+                                mt_err *err)
+{
+    (void)ostride; /* one channel */
+    (void)err;
+    const raw_state *s = stream;
+    mt_fe_decimate_mean(x, ngroups * s->decim, s->decim, out);
+    return MT_OK;
+}
+
 const mt_frontend_ops mt_fe_raw = {
     .name = "raw",
     .create = raw_create,
@@ -60,4 +81,8 @@ const mt_frontend_ops mt_fe_raw = {
     .process = raw_process,
     .config = raw_config,
     .destroy = free,
+    .stream_group = raw_stream_group,
+    .stream_create = raw_stream_create,
+    .stream_run = raw_stream_run,
+    .stream_destroy = free,
 };

@@ -91,6 +91,9 @@ void mt_frontend_free(mt_frontend *fe)
     free(fe);
 }
 
+const mt_frontend_ops *mt_fe_ops_of(const mt_frontend *fe) { return fe->ops; }
+const void *mt_fe_state_of(const mt_frontend *fe) { return fe->state; }
+
 const char *mt_frontend_name(const mt_frontend *fe) { return fe->ops->name; }
 int mt_frontend_channels(const mt_frontend *fe) { return fe->ops->channels(fe->state); }
 int64_t mt_frontend_out_len(const mt_frontend *fe, int64_t n) { return fe->ops->out_len(fe->state, n); }

@@ -2,7 +2,8 @@
  * per channel one control set (U(±0.4 V), output neighbours U(±0.2 V)), controls ramped 0 → V over
  * 100 samples, 400 samples of rest at Vin = 0, then the audio (ZOH DAC at 12.5 kS/s); the ADC reads
  * Vo every DAC sample with Gaussian-like read noise, quantises (16 bit over ±10 V), averages every
- * 10 samples (1,250 S/s) and the channel mean is removed. */
+ * 10 samples (1,250 S/s) and the channel mean is removed.  The batch path (mt_rnpu_fx_process) and
+ * the stream (mt_rnpu_fx_stream_*, no mean removal) share fx_block_init / fx_block_run. */
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -167,6 +168,100 @@ static uint64_t noise_key(uint64_t seed, uint64_t utt, int ch, uint64_t salt)
     return rnpu_mix64(rnpu_mix64(rnpu_mix64(seed ^ salt) ^ utt) ^ (uint64_t)ch);
 }
 
+/* One block of up to RNPU_W channels [c0, c0 + used) of an extractor in flight: the device state
+ * (float lanes for the SIMD kernel, double for the scalar path) and the noise keys of (seed, utt,
+ * ch).  Shared by the batch path and the stream, so both run exactly the same arithmetic. */
+typedef struct fx_block {
+    int c0, used;
+    rnpu_lstate ls;            /* SIMD kernel state, lane l = channel c0 + l */
+    mt_rnpu_state nst[RNPU_W]; /* scalar-path state */
+    uint32_t key[RNPU_W];      /* ADC read-noise keys */
+    uint64_t dkey[RNPU_W];     /* device current-noise keys */
+} fx_block;
+
+/* The scalar reference is used when asked, with device current noise, or for the MLP law. */
+static int fx_naive(const mt_rnpu_fx *fx, int naive)
+{
+    return naive || fx_dev(fx, 0)->noise_sd > 0 || fx_dev(fx, 0)->p.law != MT_RNPU_LAW_SCLC;
+}
+
+/* Samples per chunk of work: whole ADC groups, about 1,000 samples. */
+static int64_t fx_chunk(const mt_rnpu_fx *fx)
+{
+    const int D = fx->c.decim;
+    return (int64_t)D * (1000 / D > 0 ? 1000 / D : 1);
+}
+
+/* Start block b at the audio onset (state after the pre-roll) for utterance utt.  Unused lanes
+ * run a copy of channel c0 (their results are discarded). */
+static void fx_block_init(const mt_rnpu_fx *fx, int c0, uint64_t utt, int use_naive, rnpu_lanes *L,
+                          fx_block *b)
+{
+    const int C = fx->c.channels;
+    const double h = 1.0 / fx->c.rate_hz;
+    b->c0 = c0;
+    b->used = C - c0 < RNPU_W ? C - c0 : RNPU_W;
+    for (int l = 0; l < RNPU_W; l++) {
+        int ch = c0 + (l < b->used ? l : 0);
+        if (!use_naive) rnpu_lanes_set(L, l, fx_dev(fx, ch), fx->vc + (size_t)ch * MT_RNPU_NC, h);
+        b->ls.vo[l] = (float)fx->st0[ch].vo;
+        b->ls.q[l] = (float)fx->st0[ch].q;
+        b->ls.vp[l] = (float)fx->st0[ch].vin_prev;
+        for (int j = 0; j < 4; j++) b->ls.f[j][l] = (float)fx->st0[ch].f[j];
+        b->nst[l] = fx->st0[ch];
+        b->key[l] = (uint32_t)noise_key(fx->seed, utt, ch, 0xadcULL);
+        b->dkey[l] = noise_key(fx->seed, utt, ch, 0xde71ceULL);
+    }
+}
+
+/* Run block b over x[m] (m a multiple of decim, at most fx_chunk) whose first sample has the
+ * absolute index i0 in the utterance (it keys the noise), advancing its state; the m/decim ADC
+ * outputs of channel c0 + l go to out[(c0 + l)·ostride + g].  buf [RNPU_W·chunk] and
+ * grp [RNPU_W·chunk/decim] are scratch. */
+static void fx_block_run(const mt_rnpu_fx *fx, const rnpu_lanes *L, fx_block *b, int use_naive,
+                         const float *x, int64_t m, int64_t i0, float *buf, float *grp, float *out,
+                         int64_t ostride)
+{
+    const mt_rnpu_chain *c = &fx->c;
+    const int D = c->decim;
+    const double lsb = c->adc_bits > 0 ? 2.0 * c->adc_range_v / pow(2.0, c->adc_bits) : 0.0;
+    const double h = 1.0 / c->rate_hz;
+    const int dev_noise = fx_dev(fx, 0)->noise_sd > 0;
+    if (!use_naive) {
+        rnpu_kernel_block(L, x, m, &b->ls, buf);
+    } else {
+        for (int l = 0; l < b->used; l++) {
+            int ch = b->c0 + l;
+            const mt_rnpu *d = fx_dev(fx, ch);
+            double v[MT_RNPU_NB];
+            for (int k = 0; k < MT_RNPU_NC; k++) v[k + 1] = fx->vc[ch * MT_RNPU_NC + k];
+            for (int64_t i = 0; i < m; i++) {
+                v[0] = x[i];
+                double z = dev_noise ? rnpu_noise(b->dkey[l] + (uint64_t)(i0 + i)) : 0.0;
+                mt_rnpu_step(d, v, h, z, &b->nst[l]);
+                buf[i * RNPU_W + l] = (float)b->nst[l].vo;
+            }
+        }
+    }
+    adc_block(buf, m, D, i0, b->key, (float)c->adc_noise_v, (float)lsb, (float)c->adc_range_v, grp);
+    for (int l = 0; l < b->used; l++) {
+        float *o = out + (size_t)(b->c0 + l) * (size_t)ostride;
+        for (int64_t g = 0; g < m / D; g++) o[g] = grp[g * RNPU_W + l];
+    }
+}
+
+/* Each channel's mean over its T outputs removed (double accumulation). */
+static void fx_remove_mean(float *out, int C, int64_t T)
+{
+    for (int ch = 0; ch < C; ch++) {
+        float *o = out + (size_t)ch * (size_t)T;
+        double mean = 0;
+        for (int64_t t = 0; t < T; t++) mean += o[t];
+        mean /= (double)T;
+        for (int64_t t = 0; t < T; t++) o[t] = (float)(o[t] - mean);
+    }
+}
+
 mt_status mt_rnpu_fx_process(const mt_rnpu_fx *fx, const float *x, int64_t n, uint64_t utt,
                              float *out, int naive, mt_err *err)
 {
@@ -174,71 +269,128 @@ mt_status mt_rnpu_fx_process(const mt_rnpu_fx *fx, const float *x, int64_t n, ui
     const int C = c->channels, D = c->decim;
     const int64_t T = n / D;
     if (T < 1) return mt_err_set(err, MT_ERR_DATA, "audio too short: %lld samples < decimation %d", (long long)n, D);
-    const double lsb = c->adc_bits > 0 ? 2.0 * c->adc_range_v / pow(2.0, c->adc_bits) : 0.0;
-    const double h = 1.0 / c->rate_hz;
-    int dev_noise = fx_dev(fx, 0)->noise_sd > 0;
-    int use_naive = naive || dev_noise || fx_dev(fx, 0)->p.law != MT_RNPU_LAW_SCLC;
-    const int64_t CH = (int64_t)D * (1000 / D > 0 ? 1000 / D : 1); /* chunk: whole groups */
+    const int use_naive = fx_naive(fx, naive);
+    const int64_t CH = fx_chunk(fx);
     float *buf = malloc(sizeof(float) * RNPU_W * (size_t)CH);
     float *grp = malloc(sizeof(float) * RNPU_W * (size_t)(CH / D));
     rnpu_lanes *L = aligned_alloc(64, sizeof *L);
-    if (!buf || !L || !grp) {
-        free(buf), free(L), free(grp);
+    fx_block *b = malloc(sizeof *b);
+    if (!buf || !L || !grp || !b) {
+        free(buf), free(L), free(grp), free(b);
         return mt_err_set(err, MT_ERR_NOMEM, "out of memory");
     }
     for (int c0 = 0; c0 < C; c0 += RNPU_W) {
-        int used = C - c0 < RNPU_W ? C - c0 : RNPU_W;
-        rnpu_lstate ls;
-        mt_rnpu_state nst[RNPU_W];
-        uint32_t key[RNPU_W];
-        uint64_t dkey[RNPU_W];
-        for (int l = 0; l < RNPU_W; l++) {
-            int ch = c0 + (l < used ? l : 0);
-            if (!use_naive) rnpu_lanes_set(L, l, fx_dev(fx, ch), fx->vc + (size_t)ch * MT_RNPU_NC, h);
-            ls.vo[l] = (float)fx->st0[ch].vo;
-            ls.q[l] = (float)fx->st0[ch].q;
-            ls.vp[l] = (float)fx->st0[ch].vin_prev;
-            for (int j = 0; j < 4; j++) ls.f[j][l] = (float)fx->st0[ch].f[j];
-            nst[l] = fx->st0[ch];
-            key[l] = (uint32_t)noise_key(fx->seed, utt, ch, 0xadcULL);
-            dkey[l] = noise_key(fx->seed, utt, ch, 0xde71ceULL);
-        }
+        fx_block_init(fx, c0, utt, use_naive, L, b);
         for (int64_t i0 = 0; i0 < T * D; i0 += CH) {
             int64_t m = T * D - i0 < CH ? T * D - i0 : CH;
-            if (!use_naive) {
-                rnpu_kernel_block(L, x + i0, m, &ls, buf);
-            } else {
-                for (int l = 0; l < used; l++) {
-                    int ch = c0 + l;
-                    const mt_rnpu *d = fx_dev(fx, ch);
-                    double v[MT_RNPU_NB];
-                    for (int k = 0; k < MT_RNPU_NC; k++) v[k + 1] = fx->vc[ch * MT_RNPU_NC + k];
-                    for (int64_t i = 0; i < m; i++) {
-                        v[0] = x[i0 + i];
-                        double z = dev_noise ? rnpu_noise(dkey[l] + (uint64_t)(i0 + i)) : 0.0;
-                        mt_rnpu_step(d, v, h, z, &nst[l]);
-                        buf[i * RNPU_W + l] = (float)nst[l].vo;
-                    }
-                }
-            }
-            adc_block(buf, m, D, i0, key, (float)c->adc_noise_v, (float)lsb, (float)c->adc_range_v, grp);
-            for (int l = 0; l < used; l++) {
-                float *o = out + (size_t)(c0 + l) * (size_t)T + (size_t)(i0 / D);
-                for (int64_t g = 0; g < m / D; g++) o[g] = grp[g * RNPU_W + l];
-            }
+            fx_block_run(fx, L, b, use_naive, x + i0, m, i0, buf, grp, out + i0 / D, T);
         }
     }
     free(buf);
     free(grp);
     free(L);
-    if (c->mean_removal)
-        for (int ch = 0; ch < C; ch++) {
-            float *o = out + (size_t)ch * (size_t)T;
-            double mean = 0;
-            for (int64_t t = 0; t < T; t++) mean += o[t];
-            mean /= (double)T;
-            for (int64_t t = 0; t < T; t++) o[t] = (float)(o[t] - mean);
+    free(b);
+    if (c->mean_removal) fx_remove_mean(out, C, T);
+    return MT_OK;
+}
+
+/* ------------------------------------------------------------------------------ stream ---- */
+
+/* A running extractor: every lane block's state carried from push to push, the audio samples of
+ * an incomplete ADC group (fewer than decim) and the absolute sample index of the next group.
+ * Feeding x in pieces of any sizes gives the frames mt_rnpu_fx_process gives for the whole x
+ * (before mean removal), bit for bit: same kernels, same per-sample order, noise keyed by the
+ * absolute sample index. */
+struct mt_rnpu_fx_stream {
+    const mt_rnpu_fx *fx;
+    int use_naive, nblk;
+    rnpu_lanes *L;     /* [nblk] lane constants (64-byte aligned) */
+    fx_block *blk;     /* [nblk] */
+    float *buf, *grp;  /* scratch [RNPU_W·chunk], [RNPU_W·chunk/decim] */
+    float *xin;        /* [chunk] assembled input */
+    float *pend;       /* [decim] samples of the incomplete group */
+    int npend;
+    int64_t pos;       /* absolute index of the next group's first sample */
+};
+
+void mt_rnpu_fx_stream_free(mt_rnpu_fx_stream *s)
+{
+    if (!s) return;
+    free(s->L);
+    free(s->blk);
+    free(s->buf);
+    free(s->grp);
+    free(s->xin);
+    free(s->pend);
+    free(s);
+}
+
+mt_status mt_rnpu_fx_stream_create(const mt_rnpu_fx *fx, uint64_t utt, int naive,
+                                   mt_rnpu_fx_stream **out, mt_err *err)
+{
+    *out = NULL;
+    const int C = fx->c.channels, D = fx->c.decim;
+    const int64_t CH = fx_chunk(fx);
+    mt_rnpu_fx_stream *s = calloc(1, sizeof *s);
+    if (!s) return mt_err_set(err, MT_ERR_NOMEM, "out of memory");
+    s->fx = fx;
+    s->use_naive = fx_naive(fx, naive);
+    s->nblk = (C + RNPU_W - 1) / RNPU_W;
+    size_t lbytes = sizeof(rnpu_lanes) * (size_t)s->nblk; /* a multiple of 64 (aligned type) */
+    s->L = aligned_alloc(64, lbytes);
+    s->blk = calloc((size_t)s->nblk, sizeof *s->blk);
+    s->buf = malloc(sizeof(float) * RNPU_W * (size_t)CH);
+    s->grp = malloc(sizeof(float) * RNPU_W * (size_t)(CH / D));
+    s->xin = malloc(sizeof(float) * (size_t)CH);
+    s->pend = malloc(sizeof(float) * (size_t)D);
+    if (!s->L || !s->blk || !s->buf || !s->grp || !s->xin || !s->pend) {
+        mt_rnpu_fx_stream_free(s);
+        return mt_err_set(err, MT_ERR_NOMEM, "out of memory");
+    }
+    for (int b = 0; b < s->nblk; b++) fx_block_init(fx, b * RNPU_W, utt, s->use_naive, &s->L[b], &s->blk[b]);
+    *out = s;
+    return MT_OK;
+}
+
+int64_t mt_rnpu_fx_stream_out_len(const mt_rnpu_fx_stream *s, int64_t n)
+{
+    return n > 0 ? (s->npend + n) / s->fx->c.decim : 0;
+}
+
+int64_t mt_rnpu_fx_stream_samples(const mt_rnpu_fx_stream *s) { return s->pos + s->npend; }
+
+mt_status mt_rnpu_fx_stream_push(mt_rnpu_fx_stream *s, const float *x, int64_t n, float *out,
+                                 int64_t ostride, int64_t *nout, mt_err *err)
+{
+    const int D = s->fx->c.decim;
+    *nout = 0;
+    if (n < 0) return mt_err_set(err, MT_ERR_ARG, "negative sample count %lld", (long long)n);
+    if (n == 0) return MT_OK;
+    const int64_t avail = s->npend + n, G = avail / D;
+    if (G > ostride)
+        return mt_err_set(err, MT_ERR_ARG, "output row stride %lld is below the %lld frames of this push",
+                          (long long)ostride, (long long)G);
+    if (G == 0) { /* still inside one ADC group */
+        memcpy(s->pend + s->npend, x, sizeof(float) * (size_t)n);
+        s->npend += (int)n;
+        return MT_OK;
+    }
+    const int64_t CH = fx_chunk(s->fx), np = s->npend;
+    for (int64_t done = 0; done < G * D; done += CH) { /* done: index into pend ++ x */
+        const int64_t m = G * D - done < CH ? G * D - done : CH;
+        for (int64_t i = 0; i < m; i++) {
+            int64_t v = done + i;
+            s->xin[i] = v < np ? s->pend[v] : x[v - np];
         }
+        for (int b = 0; b < s->nblk; b++)
+            fx_block_run(s->fx, &s->L[b], &s->blk[b], s->use_naive, s->xin, m, s->pos, s->buf, s->grp,
+                         out + done / D, ostride);
+        s->pos += m;
+    }
+    /* G ≥ 1 so G·D ≥ D > npend: the new incomplete group lies wholly in x */
+    s->npend = (int)(avail - G * D);
+    memcpy(s->pend, x + (G * D - np), sizeof(float) * (size_t)s->npend);
+    *nout = G;
     return MT_OK;
 }
 

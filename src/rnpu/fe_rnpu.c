@@ -84,6 +84,48 @@ static cJSON *fe_config(const void *st)
     return j;
 }
 
+/* Streaming: the chain's stream (src/rnpu/chain.c), which never removes the mean; the common
+ * layer (src/frontend/stream.c) hands it whole ADC groups. */
+typedef struct fe_stream {
+    mt_rnpu_fx_stream *s;
+    int decim;
+} fe_stream;
+
+static int fe_stream_group(const void *st) { return ((const fe_state *)st)->c.decim; }
+static int fe_stream_mean_removal(const void *st) { return ((const fe_state *)st)->c.mean_removal; }
+static mt_status fe_stream_create(const void *st, uint64_t utt, void **stream, mt_err *err)
+{
+    const fe_state *s = st;
+    fe_stream *f = calloc(1, sizeof *f);
+    if (!f) return mt_err_set(err, MT_ERR_NOMEM, "out of memory");
+    f->decim = s->c.decim;
+    mt_status r = mt_rnpu_fx_stream_create(s->fx, utt, 0, &f->s, err);
+    if (r) {
+        free(f);
+        return r;
+    }
+    *stream = f;
+    return MT_OK;
+}
+static mt_status fe_stream_run(void *stream, const float *x, int64_t ngroups, float *out, int64_t ostride,
+                               mt_err *err)
+{
+    fe_stream *f = stream;
+    int64_t nout = 0;
+    mt_status r = mt_rnpu_fx_stream_push(f->s, x, ngroups * f->decim, out, ostride, &nout, err);
+    if (!r && nout != ngroups)
+        return mt_err_set(err, MT_ERR_INTERNAL, "RNPU stream gave %lld frames for %lld groups",
+                          (long long)nout, (long long)ngroups);
+    return r;
+}
+static void fe_stream_destroy(void *stream)
+{
+    fe_stream *f = stream;
+    if (!f) return;
+    mt_rnpu_fx_stream_free(f->s);
+    free(f);
+}
+
 static void fe_destroy(void *st)
 {
     fe_state *s = st;
@@ -101,4 +143,9 @@ const mt_frontend_ops mt_fe_rnpu = {
     .process = fe_process,
     .config = fe_config,
     .destroy = fe_destroy,
+    .stream_group = fe_stream_group,
+    .stream_mean_removal = fe_stream_mean_removal,
+    .stream_create = fe_stream_create,
+    .stream_run = fe_stream_run,
+    .stream_destroy = fe_stream_destroy,
 };
