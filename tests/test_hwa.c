@@ -4,7 +4,9 @@
  * through quantiser and of the clip mask, weight- and output-noise statistics per row, weight
  * clipping (the function and inside the trainer), data initialisation of the ranges, eval mode =
  * the quantised digital model (= the mt_hwa_matmul hook), reference = optimised kernels,
- * determinism across thread counts, metadata round trip and a small end-to-end run. */
+ * determinism across thread counts, metadata round trip, a small end-to-end run, and resume:
+ * an interrupted run continues bit-identically, a state of another run is ignored or refused,
+ * and `materia train --hwa` keeps, removes and resumes its state file. */
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
@@ -13,6 +15,7 @@
 
 #include "aimc/hwa_impl.h"
 #include "materia/hwa.h"
+#include "materia/io.h"
 #include "materia/nn.h"
 #include "materia/rng.h"
 
@@ -939,6 +942,272 @@ static void test_train_end_to_end(void **st)
     mt_features_free(&f);
 }
 
+/* ---- resume ---------------------------------------------------------------------------------- */
+
+#define RESUME_ARCH "conv6k5,bn,tanh,maxpool2,conv6k3,bn,tanh,gap,dropout0.1,fc3"
+
+/* Options under which every piece of HWA state carried between steps matters: per-sample weight
+ * noise and output noise (the forward counter), range initialisation still running after the
+ * interruption (its counts), learned ranges (their AdamW moments), BN recalibration, one-cycle. */
+static void resume_opts(mt_hwa_opts *ho, mt_train_opts *to, int epochs)
+{
+    mt_hwa_opts_default(ho);
+    ho->ir_init_batches = 9; /* 6 batches per epoch: initialisation runs into epoch 2 */
+    mt_train_opts_default(to);
+    to->epochs = epochs;
+    to->batch = 8;
+    to->lr = 0.005;
+    to->seed = 4;
+}
+
+typedef struct hsnap {
+    const char *state, *snap;
+    int at;
+} hsnap;
+
+static void copy_file(const char *from, const char *to)
+{
+    void *buf;
+    size_t len;
+    mt_err e = {0};
+    assert_int_equal(mt_file_read_all(from, &buf, &len, 0, &e), MT_OK);
+    assert_int_equal(mt_file_write_all(to, buf, len, &e), MT_OK);
+    free(buf);
+}
+
+/* At the end of epoch `at` (before its state is written) the state file holds epoch at−1: keep
+ * a copy, as if the run had been killed during epoch `at`. */
+static void hsnap_on_epoch(void *ctx, const mt_epoch_stats *s)
+{
+    const hsnap *c = ctx;
+    if (s->epoch == c->at) copy_file(c->state, c->snap);
+}
+
+/* Killed after epoch 2 of 4 and resumed: the same weights, buffers, ranges, history and metrics
+ * as the uninterrupted run. */
+static void test_resume_identical(void **st)
+{
+    (void)st;
+    char dir[64], state[128], snap[128], out1[128], out2[128];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(state, sizeof state, "%s/h.state.safetensors", dir);
+    snprintf(snap, sizeof snap, "%s/snap.safetensors", dir);
+    snprintf(out1, sizeof out1, "%s/a.safetensors", dir);
+    snprintf(out2, sizeof out2, "%s/b.safetensors", dir);
+    mt_features f;
+    synth_features(&f, 60, 11);
+    mt_hwa_opts ho;
+    mt_train_opts to;
+    resume_opts(&ho, &to, 4);
+    mt_err e = {0};
+    /* uninterrupted, keeping the state written after epoch 2 */
+    mt_model a;
+    build(&a, RESUME_ARCH, 3, 24, 3, 5);
+    to.state_path = state;
+    to.out_path = out1;
+    hsnap sc = {state, snap, 3};
+    to.on_epoch = hsnap_on_epoch;
+    to.ctx = &sc;
+    float ra_ir[9], rb_ir[9];
+    mt_train_result ra, rb;
+    if (mt_hwa_train(&a, &f, &ho, &to, ra_ir, &ra, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(ra.resumed_from, 0);
+    assert_int_equal(ra.epochs_run, 4);
+    /* the same run again from its state after epoch 2, with a fresh model from the same start */
+    copy_file(snap, state);
+    mt_model b;
+    build(&b, RESUME_ARCH, 3, 24, 3, 5);
+    to.on_epoch = NULL;
+    to.out_path = out2;
+    to.resume = 2;
+    if (mt_hwa_train(&b, &f, &ho, &to, rb_ir, &rb, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(rb.resumed_from, 2);
+    assert_int_equal(rb.epochs_run, 2);
+    assert_int_equal(rb.nhist, 4);
+    assert_int_equal(rb.best_epoch, ra.best_epoch);
+    for (int k = 0; k < 4; k++) {
+        assert_int_equal(rb.hist[k].epoch, k + 1);
+        /* epochs 1-2 come back from the state's JSON text (15 significant digits), 3-4 are
+         * recomputed */
+        double d = fabs(rb.hist[k].train_loss - ra.hist[k].train_loss);
+        assert_true(k < 2 ? d <= 1e-13 * fabs(ra.hist[k].train_loss) : d == 0);
+        assert_true(rb.hist[k].val_acc == ra.hist[k].val_acc);
+        assert_int_equal(rb.hist[k].improved, ra.hist[k].improved);
+    }
+    assert_memory_equal(a.params, b.params, (size_t)a.nparams * sizeof(float));
+    assert_memory_equal(a.buffers, b.buffers, (size_t)a.nbuffers * sizeof(float));
+    for (int l = 0; l < a.nlayers; l++) assert_true(a.layers[l].num_batches_tracked == b.layers[l].num_batches_tracked);
+    assert_memory_equal(ra_ir, rb_ir, (size_t)a.nlayers * sizeof(float));
+    assert_true(rb.test.accuracy == ra.test.accuracy && rb.test.loss == ra.test.loss);
+    assert_true(rb.val.loss == ra.val.loss);
+    /* the two checkpoints hold the same weights and ranges */
+    mt_model la, lb;
+    char *ma = NULL, *mb = NULL;
+    assert_int_equal(mt_model_load(out1, &la, &ma, &e), MT_OK);
+    assert_int_equal(mt_model_load(out2, &lb, &mb, &e), MT_OK);
+    assert_memory_equal(la.params, lb.params, (size_t)la.nparams * sizeof(float));
+    float ia[9], ib[9];
+    int fa = 0, fb = 0;
+    assert_int_equal(mt_hwa_ranges_from_meta(ma, &la, ia, NULL, &fa, &e), MT_OK);
+    assert_int_equal(mt_hwa_ranges_from_meta(mb, &lb, ib, NULL, &fb, &e), MT_OK);
+    assert_int_equal(fa, 3);
+    assert_int_equal(fb, 3);
+    assert_memory_equal(ia, ib, sizeof ia);
+    free(ma);
+    free(mb);
+    mt_model_free(&la);
+    mt_model_free(&lb);
+    /* a completed state resumes to the same end without training */
+    mt_model c;
+    build(&c, RESUME_ARCH, 3, 24, 3, 5);
+    mt_train_result rc;
+    if (mt_hwa_train(&c, &f, &ho, &to, NULL, &rc, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(rc.resumed_from, 4);
+    assert_int_equal(rc.epochs_run, 0);
+    assert_memory_equal(a.params, c.params, (size_t)a.nparams * sizeof(float));
+    mt_train_result_free(&rc);
+    mt_model_free(&c);
+    mt_train_result_free(&ra);
+    mt_train_result_free(&rb);
+    mt_model_free(&a);
+    mt_model_free(&b);
+    mt_features_free(&f);
+    tu_rmrf(dir);
+}
+
+/* A state of another run is ignored (resume = 1: a fresh run, the state overwritten) or refused
+ * (resume = 2): other HWA options, other starting weights, a full-precision state. */
+static void test_resume_other_run(void **st)
+{
+    (void)st;
+    char dir[64], state[128];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(state, sizeof state, "%s/h.state.safetensors", dir);
+    mt_features f;
+    synth_features(&f, 60, 12);
+    mt_hwa_opts ho;
+    mt_train_opts to;
+    resume_opts(&ho, &to, 2);
+    mt_err e = {0};
+    mt_model m;
+    build(&m, RESUME_ARCH, 3, 24, 3, 6);
+    mt_model m0;
+    build(&m0, RESUME_ARCH, 3, 24, 3, 6); /* the same start, kept */
+    to.state_path = state;
+    mt_train_result r;
+    if (mt_hwa_train(&m, &f, &ho, &to, NULL, &r, &e)) fail_msg("%s", e.msg);
+    mt_train_result_free(&r);
+    mt_model_free(&m);
+    /* other weight noise: resume = 2 refuses and leaves the state alone */
+    ho.weight_noise = 0.2;
+    to.resume = 2;
+    mt_err e2 = {0};
+    build(&m, RESUME_ARCH, 3, 24, 3, 6);
+    assert_int_equal(mt_hwa_train(&m, &f, &ho, &to, NULL, &r, &e2), MT_ERR_STATE);
+    assert_non_null(strstr(e2.msg, "different run"));
+    assert_memory_equal(m.params, m0.params, (size_t)m.nparams * sizeof(float));
+    /* resume = 1 trains afresh: the weights of a run without any state file */
+    to.resume = 1;
+    if (mt_hwa_train(&m, &f, &ho, &to, NULL, &r, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(r.state_mismatch, 1);
+    assert_int_equal(r.resumed_from, 0);
+    assert_int_equal(r.epochs_run, 2);
+    mt_train_result_free(&r);
+    mt_model fresh;
+    build(&fresh, RESUME_ARCH, 3, 24, 3, 6);
+    mt_train_opts tn = to;
+    tn.state_path = NULL;
+    if (mt_hwa_train(&fresh, &f, &ho, &tn, NULL, &r, &e)) fail_msg("%s", e.msg);
+    mt_train_result_free(&r);
+    assert_memory_equal(m.params, fresh.params, (size_t)m.nparams * sizeof(float));
+    mt_model_free(&fresh);
+    mt_model_free(&m);
+    /* ... and its state replaced the old one: it now continues this run (nothing left to do) */
+    to.resume = 2;
+    build(&m, RESUME_ARCH, 3, 24, 3, 6);
+    if (mt_hwa_train(&m, &f, &ho, &to, NULL, &r, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(r.resumed_from, 2);
+    assert_int_equal(r.epochs_run, 0);
+    mt_train_result_free(&r);
+    mt_model_free(&m);
+    /* other starting weights (another full-precision model) */
+    build(&m, RESUME_ARCH, 3, 24, 3, 7);
+    e2.msg[0] = 0;
+    assert_int_equal(mt_hwa_train(&m, &f, &ho, &to, NULL, &r, &e2), MT_ERR_STATE);
+    assert_non_null(strstr(e2.msg, "different run"));
+    mt_model_free(&m);
+    /* a full-precision state with the same training options */
+    build(&m, RESUME_ARCH, 3, 24, 3, 6);
+    to.resume = 1;
+    if (mt_train(&m, &f, &to, &r, &e)) fail_msg("%s", e.msg);
+    mt_train_result_free(&r);
+    mt_model_free(&m);
+    build(&m, RESUME_ARCH, 3, 24, 3, 6);
+    to.resume = 2;
+    assert_int_equal(mt_hwa_train(&m, &f, &ho, &to, NULL, &r, &e2), MT_ERR_STATE);
+    mt_model_free(&m);
+    /* resume = 2 without a state file */
+    unlink(state);
+    build(&m, RESUME_ARCH, 3, 24, 3, 6);
+    assert_int_equal(mt_hwa_train(&m, &f, &ho, &to, NULL, &r, &e2), MT_ERR_IO);
+    assert_non_null(strstr(e2.msg, "no training state"));
+    mt_model_free(&m);
+    mt_model_free(&m0);
+    mt_features_free(&f);
+    tu_rmrf(dir);
+}
+
+/* `materia train --hwa` saves its state, removes it after a completed run unless --keep-state,
+ * and --resume continues it (here: a completed one) or fails without one. */
+static void test_cli_hwa_state(void **st)
+{
+    (void)st;
+    char dir[64], feat[128], fp[128], out[128], state[160], args[1200];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(feat, sizeof feat, "%s/f.npy", dir);
+    snprintf(fp, sizeof fp, "%s/fp.safetensors", dir);
+    snprintf(out, sizeof out, "%s/h.safetensors", dir);
+    snprintf(state, sizeof state, "%s/h.state.safetensors", dir);
+    mt_features f;
+    synth_features(&f, 60, 13);
+    char *names[3] = {"a", "b", "c"};
+    mt_err e = {0};
+    assert_int_equal(mt_features_set_classes(&f, 3, names, &e), MT_OK);
+    assert_int_equal(mt_features_save(&f, feat, &e), MT_OK);
+    mt_model m;
+    build(&m, RESUME_ARCH, 3, 24, 3, 8);
+    assert_int_equal(mt_model_save(&m, fp, NULL, &e), MT_OK);
+    mt_model_free(&m);
+    char *o;
+    const char *base = "train --features %s --hwa --from %s --out %s --epochs 2 --batch 8 --json --quiet";
+    char fmt[300];
+    snprintf(fmt, sizeof fmt, "%s --resume", base);
+    snprintf(args, sizeof args, fmt, feat, fp, out);
+    assert_int_not_equal(tu_run(args, &o, 1), 0);
+    assert_non_null(strstr(o, "no training state"));
+    free(o);
+    snprintf(args, sizeof args, base, feat, fp, out);
+    int rc = tu_run(args, &o, 0);
+    if (rc) fail_msg("train --hwa failed (%d): %s", rc, o);
+    free(o);
+    assert_int_not_equal(access(state, F_OK), 0); /* removed after a completed run */
+    snprintf(fmt, sizeof fmt, "%s --keep-state", base);
+    snprintf(args, sizeof args, fmt, feat, fp, out);
+    rc = tu_run(args, &o, 0);
+    if (rc) fail_msg("train --hwa failed (%d): %s", rc, o);
+    free(o);
+    assert_int_equal(access(state, F_OK), 0);
+    snprintf(fmt, sizeof fmt, "%s --resume", base);
+    snprintf(args, sizeof args, fmt, feat, fp, out);
+    rc = tu_run(args, &o, 0);
+    if (rc) fail_msg("train --hwa --resume failed (%d): %s", rc, o);
+    assert_non_null(strstr(o, "\"resumed_from\":\t2"));
+    assert_non_null(strstr(o, "\"epochs_run\":\t0"));
+    free(o);
+    mt_features_free(&f);
+    tu_rmrf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -957,6 +1226,9 @@ int main(void)
         cmocka_unit_test(test_meta_round_trip),
         cmocka_unit_test(test_trainer_clips_and_saves),
         cmocka_unit_test(test_train_end_to_end),
+        cmocka_unit_test(test_resume_identical),
+        cmocka_unit_test(test_resume_other_run),
+        cmocka_unit_test(test_cli_hwa_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -157,7 +157,11 @@ mt_status mt_hwa_matmul(void *ctx, const mt_matmul_call *call, const float *w, c
  * of the noise-free quantised model, test metrics of the best epoch, progress and on_epoch).  The
  * best weights are left in m and written to o->out_path with the metadata of mt_hwa_meta_add.
  * ranges_out (may be NULL) receives the best epoch's input ranges [m->nlayers].
- * o->state_path / o->resume: not supported in this phase (ignored; resume == 2 fails). */
+ * o->state_path / o->resume as mt_train: the state written every epoch adds the HWA state (input
+ * ranges, their data-initialisation counts and optimiser moments, the noise streams' forward
+ * counter), and its fingerprint adds the options h (not h->from) and a hash of m's starting
+ * weights, so a resumed run ends bit-identical to an uninterrupted one and the state of another
+ * run is ignored (resume 1) or refused (resume 2, MT_ERR_STATE). */
 mt_status mt_hwa_train(mt_model *m, const mt_features *f, const mt_hwa_opts *h,
                        const mt_train_opts *o, float *ranges_out, mt_train_result *r, mt_err *err);
 

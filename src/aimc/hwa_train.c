@@ -1,113 +1,69 @@
 /* The HWA training phase: mt_train's loop (same validation carve, shuffles, schedule, optimiser,
- * model selection, checkpoint) around an mt_hwa_net, with the input ranges as extra learnable
- * parameters (their own optimiser state, same optimiser type, learning rate, schedule and weight
- * decay: aihwkit-lightning keeps them in model.parameters()), and the weights clipped per row
- * after every step.  Validation and test use the noise-free quantised model (mt_hwa_matmul). */
+ * model selection, checkpoint, resumable state; the shared pieces are in nn/train_impl.h) around
+ * an mt_hwa_net, with the input ranges as extra learnable parameters (their own optimiser state,
+ * same optimiser type, learning rate, schedule and weight decay: aihwkit-lightning keeps them in
+ * model.parameters()), and the weights clipped per row after every step.  Validation and test
+ * use the noise-free quantised model (mt_hwa_matmul).
+ *
+ * Resume: the state file is mt_train's (parameters, BatchNorm statistics of the sub-models
+ * stored into the model, optimiser moments, best weights, counters, history) plus the HWA
+ * state carried from step to step: the input ranges [nlayers] (current and best), their
+ * data-initialisation counts, their optimiser's moments [analog layers], the network's forward
+ * counter (the weight- and output-noise streams) and the range optimiser's step count.  Shuffles
+ * and dropout derive from (seed, epoch / step), so nothing else is needed for a bit-identical
+ * continuation.  The fingerprint adds the HWA options and a hash of the starting weights. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "aimc/hwa_impl.h"
-#include "materia/version.h"
+#include "nn/train_impl.h"
 
 #define IR_FLOOR 1e-6f /* an input range never reaches 0 or below (the clamp would be undefined) */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* Stratified validation carve, identical to the nn trainer's for the same seed (so the HWA phase
- * validates on the items the full-precision phase validated on): per class, a seeded shuffle of
- * its training items and the first round(frac·n_c) of them (never all) become validation. */
-static void carve_val(const mt_features *f, int nc, double frac, uint64_t seed, int8_t *role)
-{
-    int *items = malloc((size_t)f->n * sizeof *items);
-    if (!items) return;
-    for (int c = 0; c < nc; c++) {
-        int n = 0;
-        for (int64_t i = 0; i < f->n; i++)
-            if (role[i] == MT_SPLIT_TRAIN && f->labels[i] == c) items[n++] = (int)i;
-        mt_rng r;
-        mt_rng_init(&r, seed, 0x7A110000ULL + (uint64_t)c);
-        mt_rng_shuffle_int(&r, items, n);
-        int nv = (int)floor(frac * n + 0.5);
-        if (nv >= n) nv = n - 1;
-        for (int k = 0; k < nv; k++) role[items[k]] = MT_SPLIT_VAL;
-    }
-    free(items);
-}
-
-static int argmax(const float *z, int64_t n)
-{
-    int b = 0;
-    for (int64_t k = 1; k < n; k++)
-        if (z[k] > z[b]) b = (int)k;
-    return b;
-}
-
-static cJSON *eval_json(const mt_eval_result *e)
-{
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "n", (double)e->n);
-    cJSON_AddNumberToObject(j, "accuracy", e->accuracy);
-    cJSON_AddNumberToObject(j, "weighted_f1", e->weighted_f1);
-    cJSON_AddNumberToObject(j, "loss", e->loss);
-    return j;
-}
-
-typedef struct run_info {
-    int epochs_done, best_epoch;
-    double best_acc;
-    int64_t ntr, nva, nte;
-    int carved;
-} run_info;
-
-/* Checkpoint metadata: the nn trainer's fields (model, classes, rate, seed, training summary,
- * feature config) with training.phase = "hwa", plus the "hwa" entry of mt_hwa_meta_add. */
+/* Checkpoint metadata: the nn trainer's with training.phase = "hwa", plus the "hwa" entry of
+ * mt_hwa_meta_add (options and the input ranges). */
 static char *checkpoint_meta(const mt_model *m, const mt_features *f, const mt_train_opts *o,
-                             const mt_hwa_opts *ho, const float *ranges, const run_info *ri,
-                             const mt_eval_result *val, const mt_eval_result *test)
+                             const mt_hwa_opts *ho, const float *ranges, const nn_train_state *ts,
+                             const nn_splits *sp, const mt_eval_result *val, const mt_eval_result *test)
 {
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "model", o->model_name ? o->model_name : "custom");
-    if (f->classes) {
-        cJSON *c = cJSON_AddArrayToObject(j, "class_names");
-        for (int k = 0; k < f->nclasses; k++)
-            cJSON_AddItemToArray(c, cJSON_CreateString(f->classes[k] ? f->classes[k] : ""));
-    }
-    cJSON_AddNumberToObject(j, "rate_hz", f->rate_hz);
-    cJSON_AddNumberToObject(j, "seed", (double)o->seed);
-    cJSON *t = cJSON_AddObjectToObject(j, "training");
-    cJSON_AddStringToObject(t, "phase", "hwa");
-    cJSON_AddNumberToObject(t, "epochs", o->epochs);
-    cJSON_AddNumberToObject(t, "epochs_done", ri->epochs_done);
-    cJSON_AddNumberToObject(t, "batch", o->batch);
-    cJSON_AddNumberToObject(t, "lr", o->lr);
-    cJSON_AddNumberToObject(t, "wd", o->wd);
-    cJSON_AddStringToObject(t, "schedule", mt_sched_name(o->schedule));
-    cJSON_AddStringToObject(t, "optimizer", o->optimizer == MT_OPT_SGD ? "sgd" : "adamw");
-    cJSON_AddNumberToObject(t, "best_epoch", ri->best_epoch);
-    cJSON_AddNumberToObject(t, "n_train", (double)ri->ntr);
-    cJSON_AddNumberToObject(t, "n_val", (double)ri->nva);
-    cJSON_AddNumberToObject(t, "n_test", (double)ri->nte);
-    cJSON_AddStringToObject(t, "val_source", ri->carved ? "carved from train" : "feature set split");
-    cJSON_AddNumberToObject(t, "val_accuracy", ri->best_acc);
-    if (val && val->n) cJSON_AddItemToObject(t, "val", eval_json(val));
-    if (test && test->n) cJSON_AddItemToObject(t, "test", eval_json(test));
-    cJSON *cfg = f->config_json ? cJSON_Parse(f->config_json) : NULL;
-    cJSON_AddItemToObject(j, "features_config", cfg ? cfg : cJSON_CreateNull());
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
+    char *s = nn_checkpoint_meta(f, o, "hwa", ts, sp, val, test);
     if (!s) return NULL;
     char *out = mt_hwa_meta_add(s, m, ho, ranges);
     free(s);
     return out;
+}
+
+/* mt_train's fingerprint plus the phase, every HWA option that changes training (not `from`,
+ * a path) and the starting weights: a state of another HWA run, or of one that started from
+ * other weights, does not continue this one. */
+static cJSON *fingerprint(const mt_model *m, const mt_features *f, const mt_train_opts *o,
+                          const mt_hwa_opts *ho)
+{
+    cJSON *j = nn_fingerprint(m, f, o);
+    if (!j) return NULL;
+    cJSON_AddStringToObject(j, "phase", "hwa");
+    cJSON *h = cJSON_AddObjectToObject(j, "hwa");
+    cJSON_AddNumberToObject(h, "weight_noise", ho->weight_noise);
+    cJSON_AddNumberToObject(h, "noise_per_sample", ho->noise_per_sample);
+    cJSON_AddNumberToObject(h, "out_noise", ho->out_noise);
+    cJSON_AddNumberToObject(h, "clip_sigma", ho->clip_sigma);
+    cJSON_AddNumberToObject(h, "inp_bits", ho->inp_bits);
+    cJSON_AddNumberToObject(h, "out_bound", ho->out_bound);
+    cJSON_AddNumberToObject(h, "out_bits", ho->out_bits);
+    cJSON_AddNumberToObject(h, "learn_ir", ho->learn_ir);
+    cJSON_AddNumberToObject(h, "ir_init_batches", ho->ir_init_batches);
+    cJSON_AddNumberToObject(h, "ir_init_alpha", ho->ir_init_alpha);
+    cJSON_AddNumberToObject(h, "ir_init_value", ho->ir_init_value);
+    cJSON_AddNumberToObject(h, "ir_decay", ho->ir_decay);
+    cJSON_AddNumberToObject(h, "ir_min_pct", ho->ir_min_pct);
+    cJSON_AddNumberToObject(h, "bn_recal", ho->bn_recal);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%016llx", (unsigned long long)nn_weights_hash(m));
+    cJSON_AddStringToObject(j, "start_weights", buf);
+    return j;
 }
 
 /* Evaluate split `which` of fv with the noise-free quantised model (hooks swapped in and out). */
@@ -129,12 +85,9 @@ mt_status mt_hwa_train(mt_model *m, const mt_features *f, const mt_hwa_opts *ho,
                        const mt_train_opts *o, float *ranges_out, mt_train_result *r, mt_err *err)
 {
     memset(r, 0, sizeof *r);
-    if (o->epochs < 1 || o->batch < 2) return mt_err_set(err, MT_ERR_ARG, "need epochs >= 1 and batch >= 2");
-    if (!(o->lr > 0) || !(o->wd >= 0) || !(o->val_frac >= 0 && o->val_frac < 1) || !(o->clip_norm >= 0))
-        return mt_err_set(err, MT_ERR_ARG, "lr must be > 0, wd >= 0, 0 <= val_frac < 1, clip >= 0");
-    if (o->resume == 2)
-        return mt_err_set(err, MT_ERR_ARG, "hwa: resuming a hardware-aware training run is not supported");
-    mt_status s = mt_hwa_opts_check(ho, err);
+    mt_status s = nn_train_opts_check(o, err);
+    if (s) return s;
+    s = mt_hwa_opts_check(ho, err);
     if (s) return s;
     if (f->c != m->in_c || f->t != m->in_t)
         return mt_err_set(err, MT_ERR_DATA, "features are %lldx%lld per item but the model expects %lldx%lld",
@@ -152,52 +105,41 @@ mt_status mt_hwa_train(mt_model *m, const mt_features *f, const mt_hwa_opts *ho,
     const int64_t per = f->c * f->t, bs = o->batch;
 
     mt_hwa_net *net = NULL;
-    int8_t *role = malloc((size_t)f->n);
-    int *tr = malloc((size_t)f->n * sizeof *tr), *perm = malloc((size_t)f->n * sizeof *perm);
+    int *perm = malloc((size_t)f->n * sizeof *perm);
     float *xb = malloc((size_t)(bs * per) * sizeof(float));
     int32_t *yb = malloc((size_t)bs * sizeof *yb);
     float *dlog = malloc((size_t)(bs * nc) * sizeof(float));
-    float *best_p = malloc((size_t)(m->nparams + 1) * sizeof(float));
-    float *best_b = malloc((size_t)(m->nbuffers + 1) * sizeof(float));
     float *best_ir = calloc((size_t)m->nlayers, sizeof(float));
-    int64_t *best_bn = calloc((size_t)m->nlayers, sizeof(int64_t));
     int *aidx = malloc((size_t)m->nlayers * sizeof(int));
     float *pir = malloc((size_t)m->nlayers * sizeof(float)), *gir = malloc((size_t)m->nlayers * sizeof(float));
+    nn_splits sp;
+    nn_train_state ts;
     mt_optim opt, iopt;
+    memset(&sp, 0, sizeof sp);
+    memset(&ts, 0, sizeof ts);
     memset(&opt, 0, sizeof opt);
     memset(&iopt, 0, sizeof iopt);
+    cJSON *fp = NULL;
     char *meta = NULL;
-    run_info ri;
-    memset(&ri, 0, sizeof ri);
-    if (!role || !tr || !perm || !xb || !yb || !dlog || !best_p || !best_b || !best_ir || !best_bn || !aidx ||
-        !pir || !gir) {
+    if (!perm || !xb || !yb || !dlog || !best_ir || !aidx || !pir || !gir) {
         s = mt_err_set(err, MT_ERR_NOMEM, "out of memory");
         goto done;
     }
-    /* ---- splits (as the nn trainer) ---- */
-    int has_val = 0;
-    for (int64_t i = 0; i < f->n; i++) {
-        role[i] = f->split ? f->split[i] : MT_SPLIT_TRAIN;
-        has_val |= role[i] == MT_SPLIT_VAL;
-    }
-    if (!has_val && o->val_frac > 0) {
-        carve_val(f, nc, o->val_frac, o->seed, role);
-        ri.carved = 1;
-    }
-    for (int64_t i = 0; i < f->n; i++) {
-        if (role[i] == MT_SPLIT_TRAIN) tr[ri.ntr++] = (int)i;
-        else if (role[i] == MT_SPLIT_VAL) ri.nva++;
-        else ri.nte++;
-    }
-    if (ri.ntr < 2) {
-        s = mt_err_set(err, MT_ERR_DATA, "need at least 2 training items (have %lld)", (long long)ri.ntr);
+    if ((s = nn_train_state_init(&ts, m, err))) goto done;
+    for (int l = 0; l < m->nlayers; l++) ts.best_bn_count[l] = m->layers[l].num_batches_tracked;
+    fp = fingerprint(m, f, o, ho); /* before anything can change m */
+    if (!fp) {
+        s = mt_err_set(err, MT_ERR_NOMEM, "out of memory");
         goto done;
     }
+
+    /* ---- splits (as the nn trainer) ---- */
+    if ((s = nn_splits_make(f, nc, o->val_frac, o->seed, 0, &sp, err))) goto done;
     mt_features fv = *f; /* the same items with the carved roles, for mt_model_evaluate */
-    fv.split = role;
-    r->n_train = ri.ntr;
-    r->n_val = ri.nva;
-    r->n_test = ri.nte;
+    fv.split = sp.role;
+    r->n_train = sp.ntr;
+    r->n_val = sp.nva;
+    r->n_test = sp.nte;
 
     /* ---- network, optimisers, schedule ---- */
     s = mt_hwa_net_new(&net, m, ho, o->seed ^ 0x4857A1ULL, err);
@@ -205,42 +147,46 @@ mt_status mt_hwa_train(mt_model *m, const mt_features *f, const mt_hwa_opts *ho,
     int na = 0;
     for (int l = 0; l < m->nlayers; l++)
         if (hwa_is_analog(&m->layers[l])) aidx[na++] = l;
-    const int64_t nb = ri.ntr / bs + ((ri.ntr % bs) >= 2 ? 1 : 0);
+    const int64_t nb = nn_batches(sp.ntr, bs);
     if ((s = mt_optim_init(&opt, o->optimizer, m->nparams, err)) || (s = mt_optim_init(&iopt, o->optimizer, na, err)))
         goto done;
     opt.wd = iopt.wd = o->wd;
     opt.momentum = iopt.momentum = o->momentum;
     mt_sched sch;
     mt_sched_init(&sch, o->schedule, o->lr, nb * (int64_t)o->epochs);
-    memcpy(best_p, m->params, (size_t)m->nparams * sizeof(float));
-    memcpy(best_b, m->buffers, (size_t)m->nbuffers * sizeof(float));
-    for (int l = 0; l < m->nlayers; l++) best_bn[l] = m->layers[l].num_batches_tracked;
-    memcpy(best_ir, mt_hwa_net_ranges(net), (size_t)m->nlayers * sizeof(float));
-    ri.best_acc = -1;
-    double best_loss = INFINITY;
     float *ir = mt_hwa_net_ranges(net);
+    memcpy(best_ir, ir, (size_t)m->nlayers * sizeof(float));
+
+    /* ---- fresh start or resume ---- */
+    int64_t counters[2] = {(int64_t)net->forward_id, iopt.t}; /* noise streams' forward counter, range steps */
+    const nn_state_extra extra[6] = {
+        {"hwa_ir", MT_F32, m->nlayers, ir},
+        {"hwa_best_ir", MT_F32, m->nlayers, best_ir},
+        {"hwa_ir_n", MT_I64, m->nlayers, net->ir_n},
+        {"hwa_iopt_m", MT_F32, na, iopt.m},
+        {"hwa_iopt_v", MT_F32, na, iopt.v},
+        {"hwa_counters", MT_I64, 2, counters},
+    };
+    if ((s = nn_state_resume(o, m, &opt, &ts, fp, extra, 6, r, err))) goto done;
+    net->forward_id = (uint64_t)counters[0];
+    iopt.t = counters[1];
+    mt_hwa_net_load(net); /* the sub-models take m's (restored) weights and BatchNorm statistics */
 
     /* ---- epochs ---- */
     double t_train = 0;
     int64_t seen = 0;
     char stage[64];
-    for (int e = 0; e < o->epochs; e++) {
-        double t0 = now_s();
-        for (int64_t i = 0; i < ri.ntr; i++) perm[i] = tr[i];
-        mt_rng rr;
-        mt_rng_init(&rr, o->seed, 0x5EED0000ULL + (uint64_t)e);
-        mt_rng_shuffle_int(&rr, perm, (int)ri.ntr);
+    for (int e = ts.epoch_done; e < o->epochs; e++) {
+        double t0 = nn_now_s();
+        nn_epoch_order(&sp, o->seed, e, perm);
         double loss_sum = 0, lr = o->lr;
         int64_t correct = 0, count = 0;
         snprintf(stage, sizeof stage, "hwa epoch %d/%d", e + 1, o->epochs);
         for (int64_t bi = 0; bi < nb; bi++) {
-            int64_t B = (bi + 1) * bs <= ri.ntr ? bs : ri.ntr - bi * bs;
+            int64_t B = (bi + 1) * bs <= sp.ntr ? bs : sp.ntr - bi * bs;
             int64_t step = (int64_t)e * nb + bi;
-            double mom = o->optimizer == MT_OPT_SGD ? o->momentum : opt.beta1;
-            mt_sched_at(&sch, step, &lr, &mom);
-            opt.lr = iopt.lr = lr;
-            if (o->optimizer == MT_OPT_SGD) opt.momentum = iopt.momentum = mom;
-            else opt.beta1 = iopt.beta1 = mom;
+            lr = nn_sched_apply(&sch, o, step, &opt);
+            nn_sched_apply(&sch, o, step, &iopt); /* the same values: both start from o */
             for (int64_t b = 0; b < B; b++) {
                 memcpy(xb + b * per, mt_features_sample(f, perm[bi * bs + b]), (size_t)per * sizeof(float));
                 yb[b] = f->labels[perm[bi * bs + b]];
@@ -253,7 +199,7 @@ mt_status mt_hwa_train(mt_model *m, const mt_features *f, const mt_hwa_opts *ho,
                 s = mt_err_set(err, MT_ERR_DATA, "hwa training diverged (loss %g) at epoch %d; lower --lr", l, e + 1);
                 goto done;
             }
-            for (int64_t b = 0; b < B; b++) correct += argmax(z + b * nc, nc) == yb[b];
+            for (int64_t b = 0; b < B; b++) correct += nn_argmax(z + b * nc, nc) == yb[b];
             loss_sum += l * (double)B;
             count += B;
             mt_hwa_net_zero_grad(net);
@@ -282,92 +228,76 @@ mt_status mt_hwa_train(mt_model *m, const mt_features *f, const mt_hwa_opts *ho,
             mt_hwa_clip_weights(m, ho->clip_sigma);
             mt_progress_report(&o->progress, stage, bi + 1, nb);
         }
-        double t1 = now_s();
+        double t1 = nn_now_s();
         t_train += t1 - t0;
         seen += count;
         if (ho->bn_recal) { /* exact BN statistics of the noise-free model (docs/aimc.md) */
             for (int64_t bi = 0; bi < nb; bi++) {
-                int64_t B = (bi + 1) * bs <= ri.ntr ? bs : ri.ntr - bi * bs;
+                int64_t B = (bi + 1) * bs <= sp.ntr ? bs : sp.ntr - bi * bs;
                 for (int64_t b = 0; b < B; b++)
                     memcpy(xb + b * per, mt_features_sample(f, perm[bi * bs + b]), (size_t)per * sizeof(float));
                 if ((s = mt_hwa_net_calibrate(net, xb, B, bi, err))) goto done;
             }
         }
         mt_epoch_stats es;
-        memset(&es, 0, sizeof es);
-        es.epoch = e + 1;
-        es.epochs = o->epochs;
-        es.train_loss = count ? loss_sum / (double)count : 0;
-        es.train_acc = count ? (double)correct / (double)count : 0;
-        es.lr = lr;
-        if (ri.nva > 0) {
+        nn_epoch_stats_init(&es, e, o->epochs, loss_sum, correct, count, lr);
+        if (sp.nva > 0) {
             mt_eval_result ev;
             if ((s = eval_split(m, net, &fv, MT_SPLIT_VAL, (int)bs, ho, &ev, err))) goto done;
-            es.val_acc = ev.accuracy;
-            es.val_loss = ev.loss;
+            nn_epoch_judge(&es, &ts, &ev);
             mt_eval_result_free(&ev);
-            es.improved = es.val_acc > ri.best_acc || (es.val_acc == ri.best_acc && es.val_loss < best_loss);
         } else {
-            es.val_acc = NAN;
-            es.val_loss = NAN;
-            es.improved = 1;
+            nn_epoch_judge(&es, &ts, NULL);
         }
-        es.seconds = now_s() - t0;
-        ri.epochs_done = e + 1;
+        es.seconds = nn_now_s() - t0;
+        ts.epoch_done = e + 1;
+        ts.opt_t = opt.t;
+        ts.forward_id = m->forward_id;
         if (es.improved) {
             mt_hwa_net_store(net);
-            ri.best_epoch = e + 1;
-            if (ri.nva > 0) {
-                ri.best_acc = es.val_acc;
-                best_loss = es.val_loss;
-            }
-            memcpy(best_p, m->params, (size_t)m->nparams * sizeof(float));
-            memcpy(best_b, m->buffers, (size_t)m->nbuffers * sizeof(float));
-            for (int l = 0; l < m->nlayers; l++) best_bn[l] = m->layers[l].num_batches_tracked;
+            nn_keep_best(&ts, m, &es, sp.nva > 0);
             memcpy(best_ir, ir, (size_t)m->nlayers * sizeof(float));
             if (o->out_path) {
-                meta = checkpoint_meta(m, f, o, ho, ir, &ri, NULL, NULL);
+                meta = checkpoint_meta(m, f, o, ho, ir, &ts, &sp, NULL, NULL);
                 s = meta ? mt_model_save(m, o->out_path, meta, err) : mt_err_set(err, MT_ERR_NOMEM, "out of memory");
                 free(meta);
                 meta = NULL;
                 if (s) goto done;
             }
         }
-        mt_epoch_stats *nh = realloc(r->hist, (size_t)(r->nhist + 1) * sizeof *nh);
-        if (!nh) {
-            s = mt_err_set(err, MT_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        r->hist = nh;
-        r->hist[r->nhist++] = es;
+        nn_hist_push(ts.hist, &es);
         if (o->on_epoch) o->on_epoch(o->ctx, &es);
+        if (o->state_path) {
+            mt_hwa_net_store(net); /* m holds the sub-models' BatchNorm statistics */
+            counters[0] = (int64_t)net->forward_id;
+            counters[1] = iopt.t;
+            if ((s = nn_state_save(o->state_path, m, &opt, &ts, fp, extra, 6, err))) goto done;
+        }
         r->epochs_run++;
     }
 
     /* ---- best weights and ranges, final metrics, checkpoint ---- */
-    memcpy(m->params, best_p, (size_t)m->nparams * sizeof(float));
-    memcpy(m->buffers, best_b, (size_t)m->nbuffers * sizeof(float));
-    for (int l = 0; l < m->nlayers; l++) m->layers[l].num_batches_tracked = best_bn[l];
+    nn_restore_best(&ts, m);
     memcpy(ir, best_ir, (size_t)m->nlayers * sizeof(float));
     mt_hwa_net_load(net);
-    if (ri.nva > 0 && (s = eval_split(m, net, &fv, MT_SPLIT_VAL, (int)bs, ho, &r->val, err))) goto done;
-    if (ri.nte > 0 && (s = eval_split(m, net, &fv, MT_SPLIT_TEST, (int)bs, ho, &r->test, err))) goto done;
-    r->best_epoch = ri.best_epoch;
-    r->best_val_acc = ri.nva > 0 ? ri.best_acc : NAN;
-    r->train_seconds = t_train;
-    r->samples_per_s = t_train > 0 ? (double)seen / t_train : 0;
+    if (sp.nva > 0 && (s = eval_split(m, net, &fv, MT_SPLIT_VAL, (int)bs, ho, &r->val, err))) goto done;
+    if (sp.nte > 0 && (s = eval_split(m, net, &fv, MT_SPLIT_TEST, (int)bs, ho, &r->test, err))) goto done;
+    if ((s = nn_result_finish(r, &ts, sp.nva > 0, t_train, seen, err))) goto done;
     if (ranges_out) memcpy(ranges_out, best_ir, (size_t)m->nlayers * sizeof(float));
     if (o->out_path) {
-        meta = checkpoint_meta(m, f, o, ho, best_ir, &ri, &r->val, &r->test);
+        meta = checkpoint_meta(m, f, o, ho, best_ir, &ts, &sp, &r->val, &r->test);
         s = meta ? mt_model_save(m, o->out_path, meta, err) : mt_err_set(err, MT_ERR_NOMEM, "out of memory");
     }
 done:
     if (s) mt_train_result_free(r);
     free(meta);
+    cJSON_Delete(fp);
     mt_hwa_net_free(net);
     mt_optim_free(&opt);
     mt_optim_free(&iopt);
-    free(role), free(tr), free(perm), free(xb), free(yb), free(dlog);
-    free(best_p), free(best_b), free(best_ir), free(best_bn), free(aidx), free(pir), free(gir);
+    nn_train_state_free(&ts);
+    nn_splits_free(&sp);
+    free(perm), free(xb), free(yb), free(dlog);
+    free(best_ir), free(aidx), free(pir), free(gir);
     return s;
 }

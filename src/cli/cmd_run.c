@@ -626,7 +626,7 @@ static int stage_train(run_ctx *r, int hwa)
     o.out_path = model_path;
     char state[4300];
     snprintf(state, sizeof state, "%s.state", model_path);
-    o.state_path = hwa ? NULL : state;
+    o.state_path = state; /* model.safetensors.state or model-hwa.safetensors.state */
     o.resume = 1;
     o.model_name = hwa ? "hwa" : (name ? name : c->model);
     if (hwa) o.schedule = MT_SCHED_COSINE;

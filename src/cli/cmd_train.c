@@ -46,11 +46,11 @@ static const char help[] =
     "  --from M         start from the weights of a saved model (--model may then be omitted)\n"
     "  --hwa            hardware-aware retraining for the PCM chip (the paper's second phase):\n"
     "                   8-bit inputs over a learned range, per-row weight noise, output noise,\n"
-    "                   row clipping after every step (docs/aimc.md); usually with --from\n"
+    "                   row clipping after every step (docs/aimc.md); usually with --from;\n"
+    "                   its state is saved and resumed like that of any run (see above)\n"
     "  --weight-noise X HWA weight noise, relative to the row's max |w| (0.12)\n"
     "  --out-noise X    HWA output noise, relative to max|w|·input range (0.1)\n"
-    "  --clip-sigma X   HWA row clipping at ±X·std after every step (1.5; 0 = off)"
-    " (HWA runs do not resume)\n"
+    "  --clip-sigma X   HWA row clipping at ±X·std after every step (1.5; 0 = off)\n"
     "  --json           print one JSON object at the end: accuracy, weighted_f1, confusion,\n"
     "                   per_class_recall, classes, evaluated_on, best_epoch, val, test,\n"
     "                   timings, history, params, macs\n"
@@ -314,15 +314,7 @@ static int run(int argc, char **argv)
                 name, (long long)m.nparams, (double)m.macs / 1e6, (long long)f.n, (long long)f.c,
                 (long long)f.t, f.nclasses, omp_get_max_threads());
     double t0 = cli_now();
-    if (hwa) {
-        hw.from = from;
-        o.state_path = NULL; /* the HWA phase does not resume */
-        if (o.resume == 2) {
-            mt_err_set(&e, MT_ERR_ARG, "--resume is not supported with --hwa");
-            rc = cli_fail(&e);
-            goto done;
-        }
-    }
+    if (hwa) hw.from = from;
     if (hwa ? mt_hwa_train(&m, &f, &hw, &o, NULL, &r, &e) : mt_train(&m, &f, &o, &r, &e)) {
         cli_progress_done(&pb);
         mt_err_prefix(&e, e.code, "train %s", feat);
@@ -332,7 +324,7 @@ static int run(int argc, char **argv)
     double total = cli_now() - t0;
     if (r.state_mismatch && !quiet)
         fprintf(stderr, "note: %s belonged to a different run and was overwritten\n", state);
-    if (!keep_state && !hwa) unlink(state);
+    if (!keep_state) unlink(state);
 
     const mt_eval_result *fin = r.test.n ? &r.test : &r.val;
     const char *on = r.test.n ? "test" : "val";
