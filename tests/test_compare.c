@@ -172,6 +172,11 @@ static void test_compare_bad_input(void **state)
     assert_int_equal(tu_run(args, &out, 1), 2);
     assert_non_null(strstr(out, "colour"));
     free(out);
+    /* a model that does not fit one front-end's shape fails before any extraction */
+    snprintf(args, sizeof args, "compare " COMMON "--model 'conv4k200,gap,fc' --frontends raw,logmel", g_data);
+    assert_int_equal(tu_run(args, &out, 1), 2);
+    assert_non_null(strstr(out, "does not fit front-end 'logmel'"));
+    free(out);
     /* missing data folder */
     assert_int_equal(tu_run("compare --data /nonexistent/x --layout folder --model linear --frontends raw", &out, 1), 1);
     assert_non_null(strstr(out, "/nonexistent/x"));

@@ -478,6 +478,8 @@ static int run(int argc, char **argv)
             rc = 2;
             goto done;
         }
+        res[i].c = mt_frontend_channels(fe);
+        res[i].t = mt_frontend_out_len(fe, prep.length);
         mt_frontend_free(fe);
         res[i].acc = calloc((size_t)repeats, sizeof(double));
         res[i].f1 = calloc((size_t)repeats, sizeof(double));
@@ -490,6 +492,17 @@ static int run(int argc, char **argv)
     if (mt_arch_resolve(model, &arch, &arch_classes, &mname, &e)) {
         rc = cli_fail(&e);
         goto done;
+    }
+    /* The model must fit every front-end's feature shape: fail now, not after hours of work. */
+    for (i = 0; i < nfe; i++) {
+        mt_model m;
+        if (mt_model_build(&m, arch, res[i].c, res[i].t, arch_classes ? arch_classes : 2, 0, &e)) {
+            fprintf(stderr, "materia: --model %s does not fit front-end '%s' (features %lld x %lld): %s\n", model,
+                    fes[i].label, (long long)res[i].c, (long long)res[i].t, e.msg);
+            rc = 2;
+            goto done;
+        }
+        mt_model_free(&m);
     }
     if (cli_data_open(&d, &ds, &e)) {
         rc = cli_fail(&e);
