@@ -67,9 +67,13 @@ static cJSON *run_json(const char *extra, int *rc)
     char args[2048], *out = NULL;
     snprintf(args, sizeof args, "compare " COMMON "--model " MODEL " --epochs 15 --batch 8 --repeats 2 --json --quiet %s", g_data,
              extra);
-    *rc = tu_run(args, &out, 1); /* --quiet: stderr holds only errors */
+    *rc = tu_run(args, &out, 0);
     cJSON *j = cJSON_Parse(out);
-    if (*rc != 0 || !j) fail_msg("compare exited %d: %s", *rc, out);
+    if (*rc != 0 || !j) {
+        free(out);
+        tu_run(args, &out, 1); /* again with stderr, for the message */
+        fail_msg("compare exited %d: %s", *rc, out);
+    }
     free(out);
     return j;
 }

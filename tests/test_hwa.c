@@ -1008,7 +1008,8 @@ static void test_resume_identical(void **st)
     hsnap sc = {state, snap, 3};
     to.on_epoch = hsnap_on_epoch;
     to.ctx = &sc;
-    float ra_ir[9], rb_ir[9];
+    float ra_ir[16], rb_ir[16]; /* ranges_out holds nlayers floats */
+    assert_true(a.nlayers <= 16);
     mt_train_result ra, rb;
     if (mt_hwa_train(&a, &f, &ho, &to, ra_ir, &ra, &e)) fail_msg("%s", e.msg);
     assert_int_equal(ra.resumed_from, 0);
@@ -1046,13 +1047,13 @@ static void test_resume_identical(void **st)
     assert_int_equal(mt_model_load(out1, &la, &ma, &e), MT_OK);
     assert_int_equal(mt_model_load(out2, &lb, &mb, &e), MT_OK);
     assert_memory_equal(la.params, lb.params, (size_t)la.nparams * sizeof(float));
-    float ia[9], ib[9];
+    float ia[16], ib[16];
     int fa = 0, fb = 0;
     assert_int_equal(mt_hwa_ranges_from_meta(ma, &la, ia, NULL, &fa, &e), MT_OK);
     assert_int_equal(mt_hwa_ranges_from_meta(mb, &lb, ib, NULL, &fb, &e), MT_OK);
     assert_int_equal(fa, 3);
     assert_int_equal(fb, 3);
-    assert_memory_equal(ia, ib, sizeof ia);
+    assert_memory_equal(ia, ib, (size_t)la.nlayers * sizeof(float));
     free(ma);
     free(mb);
     mt_model_free(&la);
