@@ -57,5 +57,7 @@ void cli_progress_cb(void *ctx, const char *stage, int64_t done, int64_t total);
 void cli_progress_done(cli_progress *p);
 
 double cli_now(void); /* monotonic seconds */
+/* mkdir -p: create dir and its parents (0755); 0 or -1 with errno set. */
+int cli_mkdir_p(const char *dir);
 
 #endif

@@ -148,18 +148,6 @@ static int parse_entry(const char *text, fe_entry *e)
     return 0;
 }
 
-static int mkdir_p(const char *dir)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return (mkdir(tmp, 0755) && errno != EEXIST) ? -1 : 0;
-}
 
 /* Features of one front-end over the dataset: from the cache when present, else extracted
  * (and cached).  Fills the cost fields of res. */
@@ -509,7 +497,7 @@ static int run(int argc, char **argv)
         goto done;
     }
     ds_open = 1;
-    if (cache && mkdir_p(cache)) {
+    if (cache && cli_mkdir_p(cache)) {
         fprintf(stderr, "materia: %s: cannot create folder: %s\n", cache, strerror(errno));
         rc = 1;
         goto done;

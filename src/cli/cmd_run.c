@@ -342,18 +342,6 @@ static int exists(const char *p)
     return stat(p, &st) == 0;
 }
 
-static int mkdir_p(const char *dir)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return (mkdir(tmp, 0755) && errno != EEXIST) ? -1 : 0;
-}
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -499,7 +487,7 @@ static int stage_features(run_ctx *r)
     uint64_t h = cli_features_key(cfg_text, &ds);
     char cache[4200];
     path_in(r, cache, sizeof cache, "cache");
-    if (mkdir_p(cache)) {
+    if (cli_mkdir_p(cache)) {
         fprintf(stderr, "materia: %s: cannot create folder: %s\n", cache, strerror(errno));
         return 1;
     }
@@ -1140,7 +1128,7 @@ static int stage_figures(run_ctx *r)
     double t0 = cli_now();
     char dir[4200];
     path_in(r, dir, sizeof dir, "figures");
-    if (mkdir_p(dir)) {
+    if (cli_mkdir_p(dir)) {
         fprintf(stderr, "materia: %s: cannot create folder: %s\n", dir, strerror(errno));
         return 1;
     }
@@ -1347,7 +1335,7 @@ static int run_main(run_ctx *r, int argc, char **argv)
         return cli_usage_error("run", "preset '%s' needs --data DIR", r->cfg.preset);
     if (out) SET(r->out, out);
     else snprintf(r->out, sizeof r->out, "report-%s", r->cfg.preset);
-    if (mkdir_p(r->out)) {
+    if (cli_mkdir_p(r->out)) {
         fprintf(stderr, "materia: %s: cannot create the report folder: %s\n", r->out, strerror(errno));
         return 1;
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -137,4 +138,17 @@ void cli_progress_done(cli_progress *p)
 {
     if (p->enabled && p->drawn) fputc('\n', stderr);
     p->drawn = 0;
+}
+
+int cli_mkdir_p(const char *dir)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    return (mkdir(tmp, 0755) && errno != EEXIST) ? -1 : 0;
 }
