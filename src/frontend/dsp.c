@@ -183,12 +183,11 @@ double mt_fe_biquad_mag(const mt_fe_biquad *q, double f_hz, double fs_hz)
     return cabs(num / den);
 }
 
-void mt_fe_biquad_run(const mt_fe_biquad *q, int nsec, const float *x, int64_t n, double *y)
+void mt_fe_biquad_run_state(const mt_fe_biquad *q, int nsec, double *y, int64_t n, double *z)
 {
-    for (int64_t i = 0; i < n; i++) y[i] = x[i];
     for (int s = 0; s < nsec; s++) {
         const double b0 = q[s].b0, b1 = q[s].b1, b2 = q[s].b2, a1 = q[s].a1, a2 = q[s].a2;
-        double z1 = 0, z2 = 0; /* transposed direct form II state */
+        double z1 = z[2 * s], z2 = z[2 * s + 1]; /* transposed direct form II state */
         for (int64_t i = 0; i < n; i++) {
             const double in = y[i];
             const double out = b0 * in + z1;
@@ -196,6 +195,17 @@ void mt_fe_biquad_run(const mt_fe_biquad *q, int nsec, const float *x, int64_t n
             z2 = b2 * in - a2 * out;
             y[i] = out;
         }
+        z[2 * s] = z1;
+        z[2 * s + 1] = z2;
+    }
+}
+
+void mt_fe_biquad_run(const mt_fe_biquad *q, int nsec, const float *x, int64_t n, double *y)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = x[i];
+    for (int s = 0; s < nsec; s++) {
+        double z[2] = {0, 0}; /* zero initial state */
+        mt_fe_biquad_run_state(&q[s], 1, y, n, z);
     }
 }
 

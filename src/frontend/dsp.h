@@ -62,6 +62,10 @@ mt_fe_biquad mt_fe_lp1(double fc_hz, double fs_hz);
 double mt_fe_biquad_mag(const mt_fe_biquad *q, double f_hz, double fs_hz);
 /* Run `nsec` cascaded sections over x[n] (float) into y[n] (double), zero initial state. */
 void mt_fe_biquad_run(const mt_fe_biquad *q, int nsec, const float *x, int64_t n, double *y);
+/* The same cascade in place on y[n], continuing from (and updating) the transposed-direct-form-II
+ * state z[2·nsec] = {z1, z2} per section: calls over consecutive pieces of a signal give exactly
+ * the output of one call over the whole (streaming front-ends). */
+void mt_fe_biquad_run_state(const mt_fe_biquad *q, int nsec, double *y, int64_t n, double *z);
 
 /* Slaney's 4th-order gammatone as 4 cascaded biquads (Auditory Toolbox MakeERBFilters,
  * b = 1.019, Glasberg-Moore ERB), designed in double.  Each stage is scaled to unit gain at fc,

@@ -204,21 +204,7 @@ mt_status mt_fe_sos_stream_run(void *stream, const float *x, int64_t ngroups, fl
             const float *xc = x + g0 * D;
             double *y = s->y;
             for (int64_t i = 0; i < m; i++) y[i] = xc[i];
-            for (int k = 0; k < s->nsec; k++) { /* the loop of mt_fe_biquad_run, state carried */
-                const mt_fe_biquad *q = &s->q[(size_t)c * s->nsec + k];
-                const double b0 = q->b0, b1 = q->b1, b2 = q->b2, a1 = q->a1, a2 = q->a2;
-                double *zz = &s->z[2 * ((size_t)c * s->nsec + k)];
-                double z1 = zz[0], z2 = zz[1];
-                for (int64_t i = 0; i < m; i++) {
-                    const double in = y[i];
-                    const double o = b0 * in + z1;
-                    z1 = b1 * in - a1 * o + z2;
-                    z2 = b2 * in - a2 * o;
-                    y[i] = o;
-                }
-                zz[0] = z1;
-                zz[1] = z2;
-            }
+            mt_fe_biquad_run_state(&s->q[(size_t)c * s->nsec], s->nsec, y, m, &s->z[2 * (size_t)c * s->nsec]);
             if (s->tanh_mode)
                 for (int64_t i = 0; i < m; i++) y[i] = s->scale * tanh(s->gain * y[i] + s->offset);
             mt_fe_decimate_mean_d(y, m, D, out + (int64_t)c * ostride + g0);
