@@ -222,6 +222,12 @@ static void test_cli_eval_json(void **st)
     assert_int_equal((int)num(j, "config.devices"), 2);
     assert_int_equal((int)num(j, "config.repeats"), 2);
     assert_string_equal(get(j, "config.gdc")->valuestring, "global");
+    { /* the CLI's chip is the library's default chip (`materia run` evaluates with that one) */
+        mt_aimc_params dp;
+        mt_aimc_params_default(&dp);
+        assert_true(num(j, "config.out_bound") == dp.out_bound);
+        assert_true(num(j, "config.out_noise") == dp.out_noise);
+    }
     assert_int_equal(cJSON_GetArraySize(get(j, "weighted_f1.runs")), 2);
     /* the same command again: the same numbers; another seed: a run of its own */
     cJSON *k = run_json(a);

@@ -74,7 +74,7 @@ static const char help[] =
     "  --tile RxC             crossbar tile (256x256)\n"
     "  --dac-bits B           input DAC bits (8; 0 = none)\n"
     "  --adc-bits B           output ADC bits (8; 0 = none)\n"
-    "  --out-bound X          ADC range in tile units (10; 0 = none, with --adc-bits 0)\n"
+    "  --out-bound X          ADC range in tile units (20; 0 = none, with --adc-bits 0)\n"
     "  --out-noise X          output noise per MVM in tile units (0.04)\n"
     "  --no-ranges            ignore learned input ranges: per-vector abs-max DAC scaling\n"
     "  --batch N              evaluation batch (32; results do not depend on it)\n"
@@ -539,7 +539,8 @@ static int cmd_eval_sweep(int argc, char **argv, int sweep)
     eo.repeats = sweep ? 5 : 10;
     mt_pcm_model pcm = MT_PCM_PCMLIKE;
     long devices = 2, repeats = eo.repeats, batch = 32, dac = 8, adc = 8;
-    double noise = 1, drift_scale = 1, obound = 10, onoise = 0.04, t_inf = 3600;
+    /* chip defaults from the library (one source of truth: mt_aimc_params_default) */
+    double noise = 1, drift_scale = 1, obound = eo.params.out_bound, onoise = eo.params.out_noise, t_inf = 3600;
     int json = 0, noranges = 0, c, split = MT_SPLIT_TEST;
     mt_aimc_gdc gdc = MT_AIMC_GDC_GLOBAL;
     mt_aimc_read rd = MT_AIMC_READ_PER_MVM;
