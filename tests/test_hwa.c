@@ -7,7 +7,7 @@
  * determinism across thread counts, metadata round trip, a small end-to-end run, and resume:
  * an interrupted run continues bit-identically, a state of another run is ignored or refused,
  * and `materia train --hwa` keeps, removes and resumes its state file. */
-#include "testutil.h"
+#include "testutil_train.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -960,29 +960,6 @@ static void resume_opts(mt_hwa_opts *ho, mt_train_opts *to, int epochs)
     to->seed = 4;
 }
 
-typedef struct hsnap {
-    const char *state, *snap;
-    int at;
-} hsnap;
-
-static void copy_file(const char *from, const char *to)
-{
-    void *buf;
-    size_t len;
-    mt_err e = {0};
-    assert_int_equal(mt_file_read_all(from, &buf, &len, 0, &e), MT_OK);
-    assert_int_equal(mt_file_write_all(to, buf, len, &e), MT_OK);
-    free(buf);
-}
-
-/* At the end of epoch `at` (before its state is written) the state file holds epoch at−1: keep
- * a copy, as if the run had been killed during epoch `at`. */
-static void hsnap_on_epoch(void *ctx, const mt_epoch_stats *s)
-{
-    const hsnap *c = ctx;
-    if (s->epoch == c->at) copy_file(c->state, c->snap);
-}
-
 /* Killed after epoch 2 of 4 and resumed: the same weights, buffers, ranges, history and metrics
  * as the uninterrupted run. */
 static void test_resume_identical(void **st)
@@ -1005,8 +982,8 @@ static void test_resume_identical(void **st)
     build(&a, RESUME_ARCH, 3, 24, 3, 5);
     to.state_path = state;
     to.out_path = out1;
-    hsnap sc = {state, snap, 3};
-    to.on_epoch = hsnap_on_epoch;
+    tu_snap sc = {state, snap, 3};
+    to.on_epoch = tu_snap_on_epoch;
     to.ctx = &sc;
     float ra_ir[16], rb_ir[16]; /* ranges_out holds nlayers floats */
     assert_true(a.nlayers <= 16);
@@ -1015,7 +992,7 @@ static void test_resume_identical(void **st)
     assert_int_equal(ra.resumed_from, 0);
     assert_int_equal(ra.epochs_run, 4);
     /* the same run again from its state after epoch 2, with a fresh model from the same start */
-    copy_file(snap, state);
+    tu_copy_file(snap, state);
     mt_model b;
     build(&b, RESUME_ARCH, 3, 24, 3, 5);
     to.on_epoch = NULL;

@@ -1,7 +1,7 @@
 /* nn training: a 3-class synthetic task trains to > 95 % test accuracy, bit-identical weights
  * at 1 and 2 threads, resume after an interruption gives the same weights as an uninterrupted
  * run, the stratified validation carve, metrics, input validation, and `materia train/eval`. */
-#include "testutil.h"
+#include "testutil_train.h"
 
 #include <math.h>
 #include <omp.h>
@@ -114,25 +114,6 @@ static void test_determinism_threads(void **state)
     mt_features_free(&f);
 }
 
-typedef struct snap_ctx {
-    const char *state, *snap;
-    int at;
-} snap_ctx;
-
-/* At the end of epoch `at` the state file still holds epoch at−1: keep a copy of it, as if the
- * run had been killed then. */
-static void snap_on_epoch(void *ctx, const mt_epoch_stats *s)
-{
-    snap_ctx *c = ctx;
-    if (s->epoch != c->at) return;
-    void *buf;
-    size_t len;
-    mt_err e = {0};
-    assert_int_equal(mt_file_read_all(c->state, &buf, &len, 0, &e), MT_OK);
-    assert_int_equal(mt_file_write_all(c->snap, buf, len, &e), MT_OK);
-    free(buf);
-}
-
 static void test_resume_identical(void **state)
 {
     (void)state;
@@ -152,18 +133,14 @@ static void test_resume_identical(void **state)
     opts_for_test(&o, 5);
     o.state_path = st;
     o.out_path = out1;
-    snap_ctx sc = {st, snap, 3};
-    o.on_epoch = snap_on_epoch;
+    tu_snap sc = {st, snap, 3};
+    o.on_epoch = tu_snap_on_epoch;
     o.ctx = &sc;
     mt_train_result ra;
     if (mt_train(&a, &f, &o, &ra, &e)) fail_msg("%s", e.msg);
     assert_int_equal(ra.resumed_from, 0);
     /* "interrupted" run: the state after epoch 2, resumed by a fresh process-like model */
-    void *buf;
-    size_t len;
-    assert_int_equal(mt_file_read_all(snap, &buf, &len, 0, &e), MT_OK);
-    assert_int_equal(mt_file_write_all(st, buf, len, &e), MT_OK);
-    free(buf);
+    tu_copy_file(snap, st);
     mt_model b;
     assert_int_equal(mt_model_build(&b, ARCH, 4, 96, 3, 9, &e), MT_OK);
     o.on_epoch = NULL;
