@@ -36,6 +36,7 @@ static void test_paper_counts(void **state)
         {"convnet", 64, 971, 6698, -1, -1},
         {"cnn2", 64, 1250, 9866, -1, -1},
         {"cnn3", 64, 1250, 106282, -1, -1},
+        {"cnn3-bn", 64, 1250, 106410, -1, -1}, /* cnn3 + BN(64): 128 more */
         {"m5raw-12k5", 1, 9710, 96458, -1, -1},
     };
     for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
