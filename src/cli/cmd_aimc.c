@@ -537,15 +537,18 @@ static int cmd_eval_sweep(int argc, char **argv, int sweep)
     mt_aimc_eval_opts eo;
     mt_aimc_eval_opts_default(&eo);
     eo.repeats = sweep ? 5 : 10;
-    mt_pcm_model pcm = MT_PCM_PCMLIKE;
-    long devices = 2, repeats = eo.repeats, batch = 32, dac = 8, adc = 8;
-    /* chip defaults from the library (one source of truth: mt_aimc_params_default) */
-    double noise = 1, drift_scale = 1, obound = eo.params.out_bound, onoise = eo.params.out_noise, t_inf = 3600;
-    int json = 0, noranges = 0, c, split = MT_SPLIT_TEST;
-    mt_aimc_gdc gdc = MT_AIMC_GDC_GLOBAL;
-    mt_aimc_read rd = MT_AIMC_READ_PER_MVM;
-    mt_aimc_scale ws = MT_AIMC_SCALE_COLUMN;
-    long tr = 256, tc = 256;
+    /* Every option starts from the library's defaults (mt_aimc_eval_opts_default, and through it
+     * mt_aimc_params_default): one source of truth for the chip `materia run` also uses. */
+    const mt_aimc_params *dp = &eo.params;
+    mt_pcm_model pcm = dp->pcm.model;
+    long devices = dp->pcm.devices, repeats = eo.repeats, batch = eo.batch, dac = dp->dac_bits, adc = dp->adc_bits;
+    double noise = dp->noise_scale, drift_scale = dp->pcm.drift_scale, obound = dp->out_bound,
+           onoise = dp->out_noise, t_inf = eo.t_inf;
+    int json = 0, noranges = 0, c, split = eo.split;
+    mt_aimc_gdc gdc = dp->gdc;
+    mt_aimc_read rd = dp->read;
+    mt_aimc_scale ws = dp->scale;
+    long tr = dp->tile_rows, tc = dp->tile_cols;
     mt_err e = {0};
     optind = 1;
     opterr = 0;

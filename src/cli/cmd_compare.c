@@ -148,7 +148,6 @@ static int parse_entry(const char *text, fe_entry *e)
     return 0;
 }
 
-
 /* Features of one front-end over the dataset: from the cache when present, else extracted
  * (and cached).  Fills the cost fields of res. */
 static int get_features(const fe_entry *fe_e, const mt_frontend_cfg *fc_in, const mt_audio_prep *prep,

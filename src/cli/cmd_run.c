@@ -343,7 +343,6 @@ static int exists(const char *p)
     return stat(p, &st) == 0;
 }
 
-
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
