@@ -434,6 +434,50 @@ static void temperature_knob(void **st)
 
 /* Input feedthrough: a coupling capacitance C_io shares the charge C_io·ΔVin onto the node at a
  * DAC edge, an instantaneous jump of ΔVin·C_io/(C_ext + C_io); without it Vo is continuous. */
+/* The input's lever arm on the branch exponents (mu_a, docs/rnpu-model.md §4e).  With the spec's
+ * enhancing input (model v1: mu_a = mu_b > 0) a larger input speeds the device up, so the
+ * cumulative staircase's τ falls with the step height; a depleting input (mu_a < 0, a positive
+ * input pushes holes out of the output's paths) slows it for large inputs, the calibration then
+ * raises G, and the staircase's τ rises with the height, as in the public room-temperature
+ * surrogate (spec rnpu.md §a.3: 4.6 → 28 ms).  The 1-V step median stays at its calibrated 20 ms
+ * either way.  Variants: v1, v1 with mu_a = −3, the default (v2). */
+static void input_lever(void **st)
+{
+    (void)st;
+    double tau0[3], tau4[3];
+    for (int v = 0; v < 3; v++) {
+        mt_rnpu_params p;
+        if (v < 2) mt_rnpu_params_v1(&p);
+        else mt_rnpu_params_default(&p);
+        if (v == 1) p.mu_a = -3.0;
+        mt_rnpu *d = NULL;
+        mt_err e = {0};
+        assert_int_equal(mt_rnpu_create(&p, TEST_SEED, &d, &e), MT_OK);
+        double cal;
+        mt_rnpu_calibration(d, NULL, NULL, &cal);
+        assert_true(fabs(cal - 20.0) < 0.5);
+        mt_rnpu_stair_res r;
+        assert_int_equal(mt_rnpu_lab_staircase(d, zero_ctrl, &r, &e), MT_OK);
+        tau0[v] = r.tau_ms[0];
+        tau4[v] = r.tau_ms[4];
+        mt_rnpu_stair_res_free(&r);
+        mt_rnpu_free(d);
+    }
+    printf("staircase tau 0.2 V -> 1 V: v1 %.1f -> %.1f ms, v1 depleting %.1f -> %.1f ms, v2 %.1f -> %.1f ms\n",
+           tau0[0], tau4[0], tau0[1], tau4[1], tau0[2], tau4[2]);
+    assert_true(tau0[0] > 1.3 * tau4[0]);
+    assert_true(tau4[1] > 3.0 * tau0[1]);
+    assert_true(tau0[1] < 0.25 * tau0[0]); /* small-signal several times faster */
+    assert_true(tau4[2] > 3.0 * tau0[2]);
+    mt_rnpu_params p;
+    mt_rnpu_params_default(&p);
+    p.mu_a = NAN;
+    mt_rnpu *d = NULL;
+    mt_err e = {0};
+    assert_int_not_equal(mt_rnpu_create(&p, 1, &d, &e), MT_OK);
+    assert_non_null(strstr(e.msg, "mu_a"));
+}
+
 static void feedthrough_jump(void **st)
 {
     (void)st;
@@ -502,6 +546,7 @@ int main(void)
         cmocka_unit_test(t11_fading_memory),   cmocka_unit_test(t12_pipeline),
         cmocka_unit_test(static_physics),      cmocka_unit_test(temperature_knob),
         cmocka_unit_test(calibration_switch), cmocka_unit_test(feedthrough_jump),
+        cmocka_unit_test(input_lever),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,7 +33,8 @@ static void frontend_shapes_and_config(void **st)
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "controls_v")), 16 * 6);
     cJSON *p = cJSON_GetObjectItem(j, "params");
     assert_non_null(p);
-    assert_true(cJSON_GetObjectItem(p, "c_ext_pf")->valuedouble == 100.0);
+    assert_true(cJSON_GetObjectItem(p, "c_ext_pf")->valuedouble == 30.0); /* model v2 */
+    assert_true(cJSON_GetObjectItem(p, "mu_a")->valuedouble == -3.0);
     assert_non_null(cJSON_GetObjectItem(j, "device"));
     /* the resolved options re-create the same front-end */
     char *pt = cJSON_PrintUnformatted(p);
@@ -50,6 +51,48 @@ static void frontend_shapes_and_config(void **st)
     x[100] = NAN;
     assert_int_not_equal(mt_frontend_process(fe, x, N, 0, out, &e), MT_OK);
     mt_frontend_free(fe);
+}
+
+/* Model presets, and stored configurations written before `mu_a` existed (every option but
+ * mu_a): they are read with mu_a = mu_b, the meaning they had, not with today's default. */
+static void model_presets_and_legacy_configs(void **st)
+{
+    (void)st;
+    mt_rnpu_params p, v1, v2;
+    mt_rnpu_chain c;
+    mt_err e = {0};
+    mt_rnpu_params_v1(&v1);
+    mt_rnpu_params_default(&v2);
+    assert_true(v1.c_ext_pf == 100.0 && v1.mu_a == v1.mu_b && !v1.trap && v1.c_io_pf == 0.2);
+    assert_true(v2.c_ext_pf == 30.0 && v2.mu_a == -3.0 && v2.mu_b == 1.0 && v2.trap);
+    mt_rnpu_chain_default(&c);
+    mt_rnpu_params_default(&p);
+    assert_int_equal(mt_rnpu_options_parse("{\"model\":\"v1\"}", &p, &c, &e), MT_OK);
+    assert_memory_equal(&p, &v1, sizeof p);
+    assert_int_equal(mt_rnpu_options_parse("{\"model\":\"v2\"}", &p, &c, &e), MT_OK);
+    assert_memory_equal(&p, &v2, sizeof p);
+    assert_int_equal(mt_rnpu_options_parse("{\"model\":\"v3\"}", &p, &c, &e), MT_ERR_ARG);
+    assert_non_null(strstr(e.msg, "model"));
+    /* a partial user setting keeps the default's mu_a */
+    mt_rnpu_params_default(&p);
+    assert_int_equal(mt_rnpu_options_parse("{\"mu_b\":0.5}", &p, &c, &e), MT_OK);
+    assert_true(p.mu_a == -3.0 && p.mu_b == 0.5);
+    /* a complete v1 dump without mu_a (as written before mu_a existed) rebuilds v1 exactly */
+    char *dump = mt_rnpu_options_json(&v1, &c);
+    cJSON *j = cJSON_Parse(dump);
+    assert_non_null(cJSON_GetObjectItem(j, "mu_a"));
+    cJSON_DeleteItemFromObject(j, "mu_a");
+    char *legacy = cJSON_PrintUnformatted(j);
+    mt_rnpu_params_default(&p);
+    assert_int_equal(mt_rnpu_options_parse(legacy, &p, &c, &e), MT_OK);
+    assert_memory_equal(&p, &v1, sizeof p);
+    /* ... and a complete current dump rebuilds its own model */
+    mt_rnpu_params_v1(&p);
+    char *d2 = mt_rnpu_options_json(&v2, &c);
+    assert_int_equal(mt_rnpu_options_parse(d2, &p, &c, &e), MT_OK);
+    assert_memory_equal(&p, &v2, sizeof p);
+    free(d2), free(legacy), free(dump);
+    cJSON_Delete(j);
 }
 
 static void frontend_options(void **st)
@@ -194,6 +237,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(frontend_shapes_and_config),
         cmocka_unit_test(frontend_options),
+        cmocka_unit_test(model_presets_and_legacy_configs),
         cmocka_unit_test(cli_lab),
         cmocka_unit_test(cli_bad_input),
     };

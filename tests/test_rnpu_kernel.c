@@ -235,7 +235,7 @@ static void mlp_reference_law(void **st)
     mt_rnpu_params_default(&p);
     mt_rnpu_chain_default(&c);
     char json[700];
-    snprintf(json, sizeof json, "{\"law\":\"mlp\",\"mlp_path\":\"%s\",\"mlp_amp\":2.0,\"c_io_pf\":0}", path);
+    snprintf(json, sizeof json, "{\"law\":\"mlp\",\"mlp_path\":\"%s\",\"mlp_amp\":2.0,\"c_io_pf\":0,\"c_ext_pf\":100}", path);
     mt_err e = {0};
     assert_int_equal(mt_rnpu_options_parse(json, &p, &c, &e), MT_OK);
     mt_rnpu *d;
@@ -261,7 +261,7 @@ static void mlp_reference_law(void **st)
             for (int k = 0; k < 6; k++) vv[k + 1] = ctl[k];
             vv[7] = vo;
             double I = mt_rnpu_output_current(d, vv) - vo / 1e10;
-            vo += I / 100e-12 * (1.0 / 12500 / 64);
+            vo += I / (p.c_ext_pf * 1e-12) * (1.0 / 12500 / 64);
         }
     printf("MLP law: Vo after 16 ms %.5f V (exp. Euler) vs %.5f V (fine explicit Euler)\n", y[199], vo);
     assert_true(fabs(y[199] - vo) < 1e-3 * fmax(1.0, fabs(vo)) + 1e-4);

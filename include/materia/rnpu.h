@@ -2,7 +2,7 @@
  *
  * The circuit of Zolfagharinejad et al. (Nature 2025), Fig. 2a: an 8-electrode boron-doped
  * silicon RNPU (electrode 0 = input, 1..6 = controls, 7 = output; controls 1 and 6 sit next to
- * the output) whose output node charges an external capacitor C_ext (default 100 pF) and is read
+ * the output) whose output node charges an external capacitor C_ext (default 30 pF) and is read
  * by a buffer of input resistance R_buf (default 10 GΩ):
  *
  *     C_node · dVo/dt = Σ_{k=0..6} I_k(V, Vo, q) − Vo/R_buf + C_io·dVin/dt
@@ -12,7 +12,8 @@
  *     F_k(x) = x·(1 + (|x|/Vx_k)^1.5)       (ohmic → trap-limited SCLC, m = 2.5)
  *     n(e)   = exp(e)                                    (spec: pure exponential gating), or
  *            = e^θ·ln(1 + e^(e−θ))                       (gate saturation, EKV-like charge)
- * q is an optional slow trap-occupancy state (second state); f_j are optional fast interface-trap
+ * b_k0 (the input's lever arm) is drawn around mu_a, the controls' b_kj around mu_b.
+ * q is the slow output-contact trap occupancy (second state; on in the default model v2); f_j are optional fast interface-trap
  * occupancies (traps = M populations) with SRH kinetics on 0.05–5 ms time scales.  Every mechanism beyond the spec
  * model is switchable (see mt_rnpu_params) so that its effect can be measured; docs/rnpu-model.md
  * has the physics and the ablation.
@@ -71,6 +72,7 @@ typedef struct mt_rnpu_params {
     double vx_lo, vx_hi;   /* SCLC onset Vx_k ~ U(lo, hi), V */
     double mu_b;           /* mean gating coefficient b_kj, 1/V */
     double sigma_b;        /* spread of b_kj (controls), 1/V */
+    double mu_a;           /* mean of b_k0, the input's lever on every branch, 1/V (spec: = mu_b) */
     double sigma_a;        /* spread of b_k0 (input gating), 1/V */
     double g_leak_ns;      /* inter-electrode leak prefactor, nS (power only) */
     /* calibration (per instance) */
@@ -105,7 +107,11 @@ typedef struct mt_rnpu_params {
 
 #define MT_RNPU_MAXTRAPS 4
 
+/* The default device model, v2 (docs/rnpu-model.md §4e): v1 with C_ext = 30 pF, a depleting
+ * input (mu_a = −3 V⁻¹, mu_b = 1 V⁻¹) and the slow output-contact trap. */
 void mt_rnpu_params_default(mt_rnpu_params *p);
+/* Model v1, the default before v2: the spec model plus C_io = 0.2 pF (docs/rnpu-model.md §5). */
+void mt_rnpu_params_v1(mt_rnpu_params *p);
 /* The spec §c model exactly (no extra mechanisms): the reference for the ablation. */
 void mt_rnpu_params_spec(mt_rnpu_params *p);
 

@@ -412,7 +412,7 @@ static const opt_def opts[] = {
     PO(ea_ev, OPT_D, "eV"), PO(noise_a2hz, OPT_D, "A²/Hz"), PO(mlp_amp, OPT_D, ""),
     PO(g_med_ns, OPT_D, "nS"), PO(g_sigma, OPT_D, ""), PO(neighbour_gain, OPT_D, ""),
     PO(input_gain, OPT_D, ""), PO(vx_lo, OPT_D, "V"), PO(vx_hi, OPT_D, "V"), PO(mu_b, OPT_D, "1/V"),
-    PO(sigma_b, OPT_D, "1/V"), PO(sigma_a, OPT_D, "1/V"), PO(g_leak_ns, OPT_D, "nS"),
+    PO(sigma_b, OPT_D, "1/V"), PO(mu_a, OPT_D, "1/V"), PO(sigma_a, OPT_D, "1/V"), PO(g_leak_ns, OPT_D, "nS"),
     PO(calibrate, OPT_B, ""), PO(tau_target_ms, OPT_D, "ms"), PO(power_target_nw, OPT_D, "nW"),
     PO(cal_sets, OPT_I, ""), PO(c_io_pf, OPT_D, "pF"), PO(theta_lo, OPT_D, ""),
     PO(theta_hi, OPT_D, ""), PO(trap, OPT_B, ""), PO(trap_gamma, OPT_D, ""),
@@ -439,9 +439,11 @@ mt_status mt_rnpu_options_parse(const char *json, mt_rnpu_params *p, mt_rnpu_cha
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
     if (m) {
         if (cJSON_IsString(m) && strcmp(m->valuestring, "spec") == 0) mt_rnpu_params_spec(p);
-        else if (cJSON_IsString(m) && strcmp(m->valuestring, "default") == 0) mt_rnpu_params_default(p);
+        else if (cJSON_IsString(m) && strcmp(m->valuestring, "v1") == 0) mt_rnpu_params_v1(p);
+        else if (cJSON_IsString(m) && (strcmp(m->valuestring, "v2") == 0 || strcmp(m->valuestring, "default") == 0))
+            mt_rnpu_params_default(p);
         else {
-            s = mt_err_set(err, MT_ERR_ARG, "option 'model' must be \"spec\" or \"default\"");
+            s = mt_err_set(err, MT_ERR_ARG, "option 'model' must be \"spec\", \"v1\", \"v2\" or \"default\"");
             goto done;
         }
     }
@@ -516,6 +518,15 @@ mt_status mt_rnpu_options_parse(const char *json, mt_rnpu_params *p, mt_rnpu_cha
                 *(double *)(base + o->off) = it->valuedouble;
             }
         }
+    }
+    /* A stored configuration (a features sidecar or a model's front-end record) lists every option
+     * (mt_rnpu_options_json).  One written before `mu_a` existed lists all of them but `mu_a`; it
+     * meant the input's lever mean to equal mu_b, so read it that way rather than silently taking
+     * today's default and building a different device. */
+    if (!cJSON_GetObjectItemCaseSensitive(j, "mu_a")) {
+        int listed = 0;
+        for (int i = 0; i < NOPTS; i++) listed += cJSON_GetObjectItemCaseSensitive(j, opts[i].key) != NULL;
+        if (listed == NOPTS - 1) p->mu_a = p->mu_b;
     }
 done:
     cJSON_Delete(j);
