@@ -5,7 +5,7 @@
 # (rnpu with RNPU_PARAMS, a linear low-pass RC bank 4-13 Hz, a gammatone + tanh bank) at 16 and
 # 64 channels, each classified by the SAME classifiers with the SAME protocol:
 #   16 ch: cnn1-k8-c16 (the paper's 1-layer CNN: BN, conv k8, BN, tanh, maxpool 8, mean, FC)
-#   64 ch: cnn1-k8 and cnn3 (the paper's AIMC model, ED Fig. 6)
+#   64 ch: cnn1-k8, cnn3 (the paper's AIMC model, ED Fig. 6) and cnn3-bn (cnn3 + input BN)
 # Prints a markdown table of test accuracies (%).  Goals from the issue: rnpu >= gammatone-tanh
 # under both classifiers; rnpu-64 + cnn3 >= 98 %.
 #
@@ -14,8 +14,8 @@
 #                WORK=<temp dir> (kept when given; features are reused if present)
 #                QUICK=1: 16 channels and cnn1-k8-c16 only (a few minutes)
 #
-# Full run on 2 cores: about 6 feature extractions of 15-60 s and 3x(4 or 5) trainings;
-# with EPOCHS=100 it takes roughly 30-60 min.  Every accuracy is the test accuracy of the
+# Full run on 2 cores: 6 feature extractions of 5-20 s and 3 x 4 trainings; 17 min with
+# EPOCHS=30 (measured 2026-12-04, table in docs/rnpu-model.md §4e), about 50 min with EPOCHS=100.  Every accuracy is the test accuracy of the
 # checkpoint chosen on a validation carve (never on test), averaged over SEEDS.
 set -u
 cd "$(dirname "$0")/.."
@@ -86,9 +86,9 @@ if [ "$QUICK" = 1 ]; then
   echo "|---|---|"
   for fe in $fes; do echo "| $fe | $(acc "$fe-16" cnn1-k8-c16) |"; done
 else
-  echo "| front-end | 16 ch, cnn1-k8-c16 | 64 ch, cnn1-k8 | 64 ch, cnn3 |"
-  echo "|---|---|---|---|"
+  echo "| front-end | 16 ch, cnn1-k8-c16 | 64 ch, cnn1-k8 | 64 ch, cnn3 | 64 ch, cnn3-bn |"
+  echo "|---|---|---|---|---|"
   for fe in $fes; do
-    echo "| $fe | $(acc "$fe-16" cnn1-k8-c16) | $(acc "$fe-64" cnn1-k8) | $(acc "$fe-64" cnn3) |"
+    echo "| $fe | $(acc "$fe-16" cnn1-k8-c16) | $(acc "$fe-64" cnn1-k8) | $(acc "$fe-64" cnn3) | $(acc "$fe-64" cnn3-bn) |"
   done
 fi

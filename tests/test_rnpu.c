@@ -432,8 +432,6 @@ static void temperature_knob(void **st)
     mt_rnpu_free(b);
 }
 
-/* Input feedthrough: a coupling capacitance C_io shares the charge C_io·ΔVin onto the node at a
- * DAC edge, an instantaneous jump of ΔVin·C_io/(C_ext + C_io); without it Vo is continuous. */
 /* The input's lever arm on the branch exponents (mu_a, docs/rnpu-model.md §4e).  With the spec's
  * enhancing input (model v1: mu_a = mu_b > 0) a larger input speeds the device up, so the
  * cumulative staircase's τ falls with the step height; a depleting input (mu_a < 0, a positive
@@ -478,6 +476,8 @@ static void input_lever(void **st)
     assert_non_null(strstr(e.msg, "mu_a"));
 }
 
+/* Input feedthrough: a coupling capacitance C_io shares the charge C_io·ΔVin onto the node at a
+ * DAC edge, an instantaneous jump of ΔVin·C_io/(C_ext + C_io); without it Vo is continuous. */
 static void feedthrough_jump(void **st)
 {
     (void)st;

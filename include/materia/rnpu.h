@@ -12,11 +12,11 @@
  *     F_k(x) = x·(1 + (|x|/Vx_k)^1.5)       (ohmic → trap-limited SCLC, m = 2.5)
  *     n(e)   = exp(e)                                    (spec: pure exponential gating), or
  *            = e^θ·ln(1 + e^(e−θ))                       (gate saturation, EKV-like charge)
- * b_k0 (the input's lever arm) is drawn around mu_a, the controls' b_kj around mu_b.
- * q is the slow output-contact trap occupancy (second state; on in the default model v2); f_j are optional fast interface-trap
- * occupancies (traps = M populations) with SRH kinetics on 0.05–5 ms time scales.  Every mechanism beyond the spec
- * model is switchable (see mt_rnpu_params) so that its effect can be measured; docs/rnpu-model.md
- * has the physics and the ablation.
+ * b_k0 (the input's lever arm) is drawn around mu_a, the controls' b_kj around mu_b.  q is the
+ * slow output-contact trap occupancy (second state; on in the default model v2); f_j are optional
+ * fast interface-trap occupancies (traps = M populations) with SRH kinetics on 0.05–5 ms time
+ * scales.  Every mechanism beyond the spec model is switchable (see mt_rnpu_params) so that its
+ * effect can be measured; docs/rnpu-model.md has the physics and the ablation.
  *
  * Integration: exponential (linearised) Euler, one step per DAC sample (ZOH input), with the
  * analytic output conductance Gd = −∂I/∂Vo; unconditionally stable for Gd > 0.
