@@ -15,8 +15,9 @@
 #                QUICK=1: 16 channels and cnn1-k8-c16 only (a few minutes)
 #
 # Full run on 2 cores: 6 feature extractions of 5-20 s and 3 x 4 trainings; 17 min with
-# EPOCHS=30 (measured 2026-12-04, table in docs/rnpu-model.md §4e), about 50 min with EPOCHS=100.  Every accuracy is the test accuracy of the
-# checkpoint chosen on a validation carve (never on test), averaged over SEEDS.
+# EPOCHS=30 (measured 2026-12-04, table in docs/rnpu-model.md §4e), about 50 min with
+# EPOCHS=100.  Every accuracy is the test accuracy of the checkpoint chosen on a validation
+# carve (never on test), averaged over SEEDS.
 set -u
 cd "$(dirname "$0")/.."
 build=${1:-build}

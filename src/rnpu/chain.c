@@ -438,14 +438,22 @@ mt_status mt_rnpu_options_parse(const char *json, mt_rnpu_params *p, mt_rnpu_cha
     /* base presets first */
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
     if (m) {
-        if (cJSON_IsString(m) && strcmp(m->valuestring, "spec") == 0) mt_rnpu_params_spec(p);
-        else if (cJSON_IsString(m) && strcmp(m->valuestring, "v1") == 0) mt_rnpu_params_v1(p);
-        else if (cJSON_IsString(m) && (strcmp(m->valuestring, "v2") == 0 || strcmp(m->valuestring, "default") == 0))
-            mt_rnpu_params_default(p);
-        else {
+        /* device models (docs/rnpu-model.md §1); "default" is v2 */
+        static const struct {
+            const char *name;
+            void (*set)(mt_rnpu_params *);
+        } models[] = {{"spec", mt_rnpu_params_spec},
+                      {"v1", mt_rnpu_params_v1},
+                      {"v2", mt_rnpu_params_default},
+                      {"default", mt_rnpu_params_default}};
+        int found = -1;
+        for (int i = 0; i < (int)(sizeof models / sizeof models[0]); i++)
+            if (cJSON_IsString(m) && !strcmp(m->valuestring, models[i].name)) found = i;
+        if (found < 0) {
             s = mt_err_set(err, MT_ERR_ARG, "option 'model' must be \"spec\", \"v1\", \"v2\" or \"default\"");
             goto done;
         }
+        models[found].set(p);
     }
     const cJSON *pr = cJSON_GetObjectItemCaseSensitive(j, "preset");
     if (pr) {
